@@ -1,0 +1,68 @@
+"""Sign-up plus Django's own login, logout and password views."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from editor import views
+
+
+def page(heading: str, button: str = "", message: str = "") -> dict[str, str]:
+    return {"heading": heading, "button": button, "message": message}
+
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            extra_context={**page("Log in", "Log in"), "show_signup": True}
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password_change/",
+        auth_views.PasswordChangeView.as_view(
+            extra_context=page("Change your password", "Change password")
+        ),
+        name="password_change",
+    ),
+    path(
+        "password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            extra_context=page("Password changed", message="Your password was changed.")
+        ),
+        name="password_change_done",
+    ),
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(
+            extra_context=page("Reset your password", "Send reset link")
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(
+            extra_context=page(
+                "Check your email",
+                message="If an account uses that address, a reset link is on its way.",
+            )
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            extra_context=page("Choose a new password", "Set password")
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            extra_context=page("Password set", message="You can log in with your new password.")
+        ),
+        name="password_reset_complete",
+    ),
+]

@@ -1,0 +1,263 @@
+"""Darkroom's rows: providers, the image models they offer, and jobs.
+
+The job row is the source of truth for a job's life; Celery messages only say
+"look at job X".
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from editor import crypto
+from editor.providers.base import ProviderConfig
+
+
+class ProviderKind(models.TextChoices):
+    OFFLINE = "offline", "Offline demo (no AI)"
+    OPENAI = "openai", "OpenAI gpt-image"
+    DALLE2 = "dalle2", "DALL-E 2 contract"
+    IMAGEROUTER = "imagerouter", "ImageRouter"
+    NANOGPT = "nanogpt", "NanoGPT-style JSON router"
+
+
+class Provider(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    base_url = models.CharField(max_length=500, blank=True)
+    # Encrypted with DARKROOM_ENCRYPTION_KEYS; read it through ``api_key``.
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    connect_timeout = models.FloatField(
+        null=True, blank=True, help_text="Seconds; empty uses the site default."
+    )
+    deadline = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Total seconds for one provider call; empty uses the site default.",
+    )
+    result_hosts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Extra hosts this provider's result URLs may point to (its own host is "
+        "always allowed).",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def api_key(self) -> str:
+        return crypto.decrypt(self.api_key_encrypted) if self.api_key_encrypted else ""
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(value) if value else ""
+
+    def config(self) -> ProviderConfig:
+        return ProviderConfig(
+            name=self.name,
+            kind=self.kind,
+            base_url=self.base_url.rstrip("/"),
+            api_key=self.api_key,
+            connect_timeout=self.connect_timeout or settings.DARKROOM_PROVIDER_CONNECT_TIMEOUT,
+            deadline=self.deadline or settings.DARKROOM_PROVIDER_DEADLINE,
+            result_hosts=tuple(self.result_hosts or ()),
+        )
+
+
+class ImageModelQuerySet(models.QuerySet["ImageModel"]):
+    def usable(self) -> ImageModelQuerySet:
+        return self.filter(enabled=True, provider__enabled=True).select_related("provider")
+
+
+class ImageModel(models.Model):
+    """An image model one provider offers, with what it can do.
+
+    ``parameters`` maps a parameter name (see ``editor.parameters``) to the
+    constraints this model accepts, e.g. ``{"n": {"min": 1, "max": 10}}``.
+    A parameter absent from the map is not supported by the model.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
+    model_id = models.CharField(max_length=200)
+    label = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    can_edit = models.BooleanField(default=True)
+    can_generate = models.BooleanField(default=False)
+    supports_mask = models.BooleanField(default=False)
+    max_images = models.PositiveSmallIntegerField(default=1)
+    max_prompt_length = models.PositiveIntegerField(default=1000)
+    parameters = models.JSONField(default=dict, blank=True)
+    pricing = models.JSONField(default=dict, blank=True)
+    synced = models.DateTimeField(null=True, blank=True)
+
+    objects = ImageModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["provider__name", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model_id"], name="unique_model_per_provider"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} · {self.provider.name}"
+
+    @property
+    def display_name(self) -> str:
+        if self.provider.kind == ProviderKind.OFFLINE:
+            return self.label
+        return f"{self.label} ({self.provider.name})"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+FINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class JobStage(models.TextChoices):
+    """Where a running job is, for the progress display."""
+
+    QUEUED = "queued", "Waiting in the queue"
+    PREPARING = "preparing", "Preparing the images"
+    SENDING = "sending", "Sending to the provider"
+    WAITING = "waiting", "Waiting for the provider"
+    DOWNLOADING = "downloading", "Downloading the results"
+    STORING = "storing", "Storing the results"
+    DONE = "done", "Done"
+
+
+class JobKind(models.TextChoices):
+    EDIT = "edit", "Edit"
+    GENERATE = "generate", "Generate"
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
+    kind = models.CharField(max_length=10, choices=JobKind.choices)
+    # The model may be removed later; the job keeps what it ran on by name.
+    image_model = models.ForeignKey(
+        ImageModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    model_label = models.CharField(max_length=200)
+    provider_name = models.CharField(max_length=64)
+    prompt = models.TextField()
+    params = models.JSONField(default=dict, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+
+    status = models.CharField(
+        max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=12, choices=JobStage.choices, default=JobStage.QUEUED)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    sent = models.DateTimeField(null=True, blank=True)
+    answered = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveSmallIntegerField(default=0)
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    error_detail = models.JSONField(default=dict, blank=True)
+
+    usage = models.JSONField(default=dict, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # What Darkroom did to fit the provider ("padded to a square", "mask: white
+    # marks the area"), shown to the user beside the job.
+    notices = models.JSONField(default=list, blank=True)
+    result_deadline = models.DateTimeField(null=True, blank=True)
+    # The provider's answer, saved the moment it arrives (before results are
+    # decoded or downloaded), so a crash afterwards never loses a paid result.
+    provider_response = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created", "-id"], name="job_owner_created"),
+            models.Index(fields=["status", "heartbeat"], name="job_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        if not self.error_code:
+            return None
+        return {"code": self.error_code, "message": self.error_message, "detail": self.error_detail}
+
+
+class ImageRole(models.TextChoices):
+    INPUT = "input", "Input"
+    MASK = "mask", "Mask"
+    SENT_MASK = "sent_mask", "Mask as sent"
+    RESULT = "result", "Result"
+
+
+def image_upload_to(instance: JobImage, filename: str) -> str:
+    # Never the user's file name: a random name under the job's folder.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"jobs/{instance.job_id}/{uuid.uuid4().hex}.{extension}"
+
+
+class JobImage(models.Model):
+    """Any image file of a job: an input, the mask, or a result."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="images")
+    role = models.CharField(max_length=10, choices=ImageRole.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=image_upload_to, max_length=300)
+    thumbnail = models.FileField(upload_to=image_upload_to, max_length=300, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["role", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "role", "position"], name="unique_image_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.position} of {self.job_id}"
+
+    @property
+    def content_type(self) -> str:
+        return {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}.get(
+            self.format, "application/octet-stream"
+        )
+
+    @property
+    def extension(self) -> str:
+        return {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(self.format, "bin")

@@ -1,0 +1,205 @@
+"""The verbs of Darkroom: create, cancel and delete jobs; keep providers ready."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from editor import imaging, tasks
+from editor.forms import ValidatedImage, ValidatedMask
+from editor.media import files_delete, image_store
+from editor.models import (
+    FINAL_STATUSES,
+    ImageModel,
+    ImageRole,
+    Job,
+    JobImage,
+    JobKind,
+    JobStage,
+    JobStatus,
+    Provider,
+    ProviderKind,
+)
+from editor.providers.base import ModelSpec
+from editor.providers.registry import adapter_class, adapter_for
+
+logger = logging.getLogger(__name__)
+
+
+def job_create(
+    *,
+    user: User,
+    image_model: ImageModel,
+    prompt: str,
+    params: dict[str, Any],
+    images: Sequence[ValidatedImage],
+    mask: ValidatedMask | None = None,
+    parent: Job | None = None,
+) -> Job:
+    """Store a validated job with its files and queue it once committed.
+
+    If anything fails part-way, files already written are removed again, so a
+    failed create leaves nothing behind.
+    """
+    stored: list[JobImage] = []
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                owner=user,
+                kind=JobKind.EDIT if images else JobKind.GENERATE,
+                image_model=image_model,
+                model_label=image_model.label,
+                provider_name=image_model.provider.name,
+                prompt=prompt,
+                params=params,
+                parent=parent,
+            )
+            for position, image in enumerate(images):
+                stored.append(
+                    image_store(
+                        job=job,
+                        role=ImageRole.INPUT,
+                        position=position,
+                        data=image.data,
+                        info=image.info,
+                        thumbnail=True,
+                    )
+                )
+            if mask is not None:
+                info = imaging.inspect_image(
+                    mask.canonical, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
+                )
+                stored.append(
+                    image_store(
+                        job=job,
+                        role=ImageRole.MASK,
+                        position=0,
+                        data=mask.canonical,
+                        info=info,
+                        thumbnail=True,
+                    )
+                )
+                job.notices = [_mask_notice(mask.convention)]
+                job.save(update_fields=["notices"])
+            job_enqueue(job=job)
+    except BaseException:
+        files_delete(name for image in stored for name in (image.file.name, image.thumbnail.name))
+        raise
+    return job
+
+
+def _mask_notice(convention: str) -> str:
+    if convention == "transparent":
+        return "Mask read as transparent = area to change (OpenAI's convention)."
+    return "Mask read as white = area to change, black = keep."
+
+
+def job_enqueue(*, job: Job) -> None:
+    job_id = str(job.id)
+    transaction.on_commit(lambda: tasks.run_job.delay(job_id))
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a job that has not finished. A running provider call is abandoned
+    (its result, if it still arrives, is kept but the job stays canceled)."""
+    updated = (
+        Job.objects.filter(pk=job.pk)
+        .exclude(status__in=FINAL_STATUSES)
+        .update(
+            status=JobStatus.CANCELED,
+            stage=JobStage.DONE,
+            finished=timezone.now(),
+            error_code="canceled",
+            error_message="Canceled by you.",
+        )
+    )
+    job.refresh_from_db()
+    return bool(updated)
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a job and every file it stored."""
+    names = [
+        name
+        for file_name, thumb_name in job.images.values_list("file", "thumbnail")
+        for name in (file_name, thumb_name)
+    ]
+    with transaction.atomic():
+        job.delete()
+        transaction.on_commit(lambda: files_delete(names))
+
+
+# --- Providers ---------------------------------------------------------------
+
+
+def provider_create(
+    *,
+    name: str,
+    kind: str,
+    base_url: str = "",
+    api_key: str = "",
+    model_ids: Sequence[str] = (),
+    sync: bool = True,
+) -> Provider:
+    adapter = adapter_class(kind)
+    if adapter.needs_api_key and not api_key:
+        raise ValueError(f"A {kind} provider needs an API key.")
+    provider = Provider(name=name, kind=kind, base_url=base_url or adapter.default_base_url)
+    provider.api_key = api_key
+    provider.full_clean()
+    with transaction.atomic():
+        provider.save()
+        if sync:
+            provider_sync_models(provider=provider, only=model_ids)
+    return provider
+
+
+def provider_sync_models(*, provider: Provider, only: Sequence[str] = ()) -> list[ImageModel]:
+    """Create or update the provider's models from what it reports.
+
+    ``only`` limits the sync to those model ids; models the provider no longer
+    lists are disabled, not deleted, so past jobs keep their link.
+    """
+    specs = adapter_for(provider.config()).list_models()
+    if only:
+        specs = [spec for spec in specs if spec.model_id in set(only)]
+        missing = set(only) - {spec.model_id for spec in specs}
+        if missing:
+            raise ValueError(f"{provider.name} does not offer: {', '.join(sorted(missing))}.")
+    now = timezone.now()
+    synced = [_model_upsert(provider=provider, spec=spec, now=now) for spec in specs]
+    if not only:
+        provider.models.exclude(pk__in=[model.pk for model in synced]).update(enabled=False)
+    return synced
+
+
+def _model_upsert(*, provider: Provider, spec: ModelSpec, now: Any) -> ImageModel:
+    model, _ = ImageModel.objects.update_or_create(
+        provider=provider,
+        model_id=spec.model_id,
+        defaults={
+            "label": spec.label,
+            "can_edit": spec.can_edit,
+            "can_generate": spec.can_generate,
+            "supports_mask": spec.supports_mask,
+            "max_images": spec.max_images,
+            "max_prompt_length": spec.max_prompt_length,
+            "parameters": spec.parameters,
+            "pricing": spec.pricing,
+            "synced": now,
+            "enabled": True,
+        },
+    )
+    return model
+
+
+def providers_ensure_defaults() -> None:
+    """Make sure the offline demo provider and its model exist."""
+    if not Provider.objects.filter(kind=ProviderKind.OFFLINE).exists():
+        provider_create(name="offline", kind=ProviderKind.OFFLINE)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from editor import views
+
+app_name = "editor"
+
+urlpatterns = [
+    path("", views.editor, name="editor"),
+    path("editor/fields/", views.model_fields, name="model-fields"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
+    path("jobs/<uuid:job_id>/status/", views.job_status, name="job-status"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
+    path("images/<uuid:image_id>/", views.image, name="image"),
+    path("images/<uuid:image_id>/<str:variant>/", views.image, name="image-variant"),
+    path("history/", views.history, name="history"),
+]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+# Playwright drives the browser from a thread with a running event loop.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def media_dir(settings: Any, tmp_path: Path) -> Path:
+    """Every test stores files in its own temporary folder."""
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.MEDIA_ROOT = media
+    storages = {**settings.STORAGES}
+    if storages["default"]["BACKEND"].endswith("FileSystemStorage"):
+        storages["default"] = {**storages["default"], "OPTIONS": {"location": media}}
+    settings.STORAGES = storages
+    return media
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return User.objects.create_user("bob", "bob@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def alice_client(alice: User) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def offline_model(db: None) -> Any:
+    from editor.models import ImageModel
+
+    return ImageModel.objects.get(provider__kind="offline")
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Any]:
+    """A real Celery worker (threads) on the embedded filesystem broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from webapp.celery import app, ensure_queue_folders
+
+    queue = tmp_path / "queue"
+    options = {
+        "data_folder_in": str(queue / "messages"),
+        "data_folder_out": str(queue / "messages"),
+        "control_folder": str(queue / "control"),
+        "store_processed": False,
+        "polling_interval": 0.05,
+    }
+    previous = (app.conf.broker_url, app.conf.broker_transport_options)
+    app.conf.broker_url = "filesystem://"
+    app.conf.broker_transport_options = options
+    ensure_queue_folders()
+    _forget_broker_connections(app)
+    with start_worker(
+        app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10
+    ):
+        yield app
+    app.conf.broker_url, app.conf.broker_transport_options = previous
+    _forget_broker_connections(app)
+
+
+def _forget_broker_connections(app: Any) -> None:
+    """Make the app open new connections with its current broker settings."""
+    app._pool = None
+    app.amqp._producer_pool = None

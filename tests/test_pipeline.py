@@ -1,0 +1,138 @@
+"""Running a job by calling the pipeline directly (the task's body)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from editor import pipeline
+from editor.models import ImageRole, Job, JobStatus
+from editor.providers.base import ProviderError
+from editor.providers.offline import OfflineAdapter
+from tests.factories import make_job
+from tests.images import image_bytes, mask_bytes, open_bytes
+
+
+def test_it_runs_an_edit_to_a_stored_grayscale_result(alice: Any) -> None:
+    job = make_job(user=alice, images=[image_bytes(colour=(200, 40, 40))])
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.started and job.finished and job.started <= job.finished
+    result = job.images.get(role=ImageRole.RESULT)
+    with result.file.open("rb") as handle:
+        data = handle.read()
+    r, g, b = open_bytes(data).convert("RGB").getpixel((3, 3))
+    assert r == g == b
+    assert (result.width, result.height, result.format, result.bytes) == (64, 48, "PNG", len(data))
+    assert len(result.sha256) == 64
+    assert result.thumbnail.name.endswith(".webp")
+
+
+def test_a_redelivered_message_does_no_harm(alice: Any, monkeypatch: Any) -> None:
+    job = make_job(user=alice)
+    calls: list[str] = []
+    real_edit = OfflineAdapter.edit
+
+    def counting_edit(self: Any, request: Any, *, observer: Any) -> Any:
+        calls.append(request.prompt)
+        return real_edit(self, request, observer=observer)
+
+    monkeypatch.setattr(OfflineAdapter, "edit", counting_edit)
+    pipeline.run_job(job_id=str(job.pk))
+    pipeline.run_job(job_id=str(job.pk))
+    assert len(calls) == 1
+    assert job.images.filter(role=ImageRole.RESULT).count() == 1
+
+
+def test_a_missing_job_is_ignored(db: None) -> None:
+    pipeline.run_job(job_id="00000000-0000-0000-0000-000000000000")
+
+
+def test_a_provider_error_fails_the_job_with_its_message(alice: Any, monkeypatch: Any) -> None:
+    job = make_job(user=alice)
+
+    def refusing_edit(self: Any, request: Any, *, observer: Any) -> Any:
+        raise ProviderError(
+            "Your request was rejected by the safety system.",
+            code="moderation_blocked",
+            detail={"stage": "input"},
+        )
+
+    monkeypatch.setattr(OfflineAdapter, "edit", refusing_edit)
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error == {
+        "code": "moderation_blocked",
+        "message": "Your request was rejected by the safety system.",
+        "detail": {"stage": "input"},
+    }
+    assert job.finished is not None
+
+
+def test_an_unexpected_error_fails_the_job_readably(alice: Any, monkeypatch: Any) -> None:
+    job = make_job(user=alice)
+    monkeypatch.setattr(OfflineAdapter, "edit", lambda *a, **k: 1 / 0)
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "internal_error"
+    assert "unexpected error" in job.error_message
+
+
+def test_a_result_that_is_not_an_image_fails_the_job(alice: Any, monkeypatch: Any) -> None:
+    from editor.providers.base import ProviderResult, ResultImage
+
+    job = make_job(user=alice)
+    monkeypatch.setattr(
+        OfflineAdapter, "edit", lambda *a, **k: ProviderResult(images=[ResultImage(data=b"<html>")])
+    )
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "bad_result"
+
+
+def test_a_canceled_job_is_not_run(alice: Any) -> None:
+    from editor import services
+
+    job = make_job(user=alice)
+    assert services.job_cancel(job=job)
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert not job.images.filter(role=ImageRole.RESULT).exists()
+
+
+def test_a_masked_edit_changes_only_the_masked_area(alice: Any) -> None:
+    job = make_job(
+        user=alice,
+        prompt="invert",
+        images=[image_bytes(64, 48, colour=(200, 40, 40))],
+        mask=mask_bytes(64, 48, box=(0, 0, 32, 48), convention="transparent"),
+    )
+    pipeline.run_job(job_id=str(job.pk))
+    result = job.images.get(role=ImageRole.RESULT)
+    with result.file.open("rb") as handle:
+        image = open_bytes(handle.read()).convert("RGB")
+    assert image.getpixel((4, 4)) == (55, 215, 215)
+    assert image.getpixel((60, 4)) == (200, 40, 40)
+
+
+def test_a_generation_stores_the_requested_size(alice: Any) -> None:
+    job = make_job(user=alice, images=[], prompt="a lighthouse", params={"n": 2, "size": "512x512"})
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    sizes = [(image.width, image.height) for image in job.images.filter(role=ImageRole.RESULT)]
+    assert sizes == [(512, 512), (512, 512)]
+
+
+def test_a_disabled_model_fails_the_job(alice: Any, offline_model: Any) -> None:
+    job = make_job(user=alice)
+    offline_model.enabled = False
+    offline_model.save()
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error_code == "model_unavailable"
+    assert Job.objects.count() == 1
