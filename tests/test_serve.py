@@ -79,7 +79,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
             break
         except httpx.HTTPError:
             if process.poll() is not None:
-                raise AssertionError(process.stdout.read() if process.stdout else "serve exited")
+                raise AssertionError(
+                    process.stdout.read() if process.stdout else "exited"
+                ) from None
             time.sleep(0.2)
     try:
         yield url, process, data_dir
