@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
+from editor import media, services
 from editor.models import ImageModel, Job, JobImage, Provider
+from editor.providers.base import ProviderError
 
 
 class ProviderForm(forms.ModelForm[Provider]):
@@ -58,6 +65,20 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
     form = ProviderForm
     list_display = ["name", "kind", "base_url", "enabled", "has_api_key"]
     inlines = [ImageModelInline]
+    actions = ["sync_models"]
+
+    @admin.action(description="Sync models and capabilities from the provider")
+    def sync_models(self, request: HttpRequest, queryset: Any) -> None:
+        for provider in queryset:
+            try:
+                models = services.provider_sync_models(provider=provider)
+            except ProviderError as error:
+                # The message never carries the key (see providers.http).
+                self.message_user(
+                    request, f"{provider.name}: {error.message}", level=messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{provider.name}: {len(models)} model(s) synced.")
 
     @admin.display(boolean=True, description="API key set")
     def has_api_key(self, provider: Provider) -> bool:
@@ -82,8 +103,14 @@ class ImageModelAdmin(admin.ModelAdmin[ImageModel]):
 class JobImageInline(admin.TabularInline[JobImage, Job]):
     model = JobImage
     extra = 0
-    fields = ("role", "position", "file", "width", "height", "format", "bytes")
+    fields = ("role", "position", "file_link", "width", "height", "format", "bytes")
     readonly_fields = fields
+
+    @admin.display(description="File")
+    def file_link(self, image: JobImage) -> str:
+        # Media has no public URL: staff read files through the admin's own view.
+        url = reverse("admin:editor_job_image", args=[image.job_id, image.pk])
+        return format_html('<a href="{}">{}</a>', url, image.file.name)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -97,3 +124,21 @@ class JobAdmin(admin.ModelAdmin[Job]):
     raw_id_fields = ["owner", "parent", "image_model"]
     inlines = [JobImageInline]
     list_select_related = ["owner"]
+
+    def get_urls(self) -> list[URLPattern]:
+        image = path(
+            "<uuid:job_id>/images/<uuid:image_id>/",
+            self.admin_site.admin_view(self.image_view),
+            name="editor_job_image",
+        )
+        return [image, *super().get_urls()]
+
+    def image_view(
+        self, request: HttpRequest, job_id: uuid.UUID, image_id: uuid.UUID
+    ) -> HttpResponseBase:
+        """A job's file for staff who may view the job (the only way staff read
+        other users' files: the public file views answer their owner only)."""
+        job = self.get_object(request, str(job_id))
+        if job is None or not self.has_view_permission(request, job):
+            raise Http404("No such job.")
+        return media.image_response(get_object_or_404(JobImage, pk=image_id, job_id=job.pk))

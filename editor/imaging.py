@@ -228,3 +228,124 @@ def draw_picture(*, prompt: str, width: int, height: int, seed: int) -> bytes:
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour(18 + index * 3))
     draw.text((12, max(0, height - 24)), prompt[:80], fill=(255, 255, 255))
     return encode(image, "PNG")
+
+
+# --- Fitting inputs to a provider's limits -------------------------------------
+
+
+def has_transparent_pixels(data: bytes) -> bool:
+    image = open_image(data)
+    if image.mode not in ("RGBA", "LA", "PA") and not (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        return False
+    return bool(image.convert("RGBA").getchannel("A").getextrema()[0] == 0)
+
+
+@dataclass(frozen=True)
+class SquaredImage:
+    """One image made square for a provider, with what was done to it."""
+
+    png: bytes
+    # The canonical mask moved the same way (None when none was given).
+    mask: bytes | None
+    side: int
+    original_size: tuple[int, int]
+    original_format: str
+    squared: Literal["", "pad", "crop"]
+    # The side before shrinking to fit ``max_bytes``; 0 when no shrink was needed.
+    shrunk_from: int
+
+
+def square_png(
+    data: bytes, *, mask: bytes | None, mode: Literal["pad", "crop"], max_bytes: int
+) -> SquaredImage:
+    """Make ``data`` a square RGBA PNG under ``max_bytes``, moving ``mask`` along.
+
+    ``pad`` centres the image on a transparent square (nothing is lost; a mask
+    keeps the padding); ``crop`` keeps the centre square. Then the square
+    shrinks until its PNG fits ``max_bytes``.
+    """
+    original = open_image(data)
+    image_format = original.format or "PNG"
+    width, height = original.size
+    image = original.convert("RGBA")
+    area = mask_area(mask) if mask is not None else None
+    if area is not None and area.size != image.size:
+        area = area.resize(image.size, Image.Resampling.NEAREST)
+    squared: Literal["", "pad", "crop"] = ""
+    if width != height:
+        side = max(width, height) if mode == "pad" else min(width, height)
+        left, top = (side - width) // 2, (side - height) // 2
+        if mode == "pad":
+            canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+            canvas.paste(image, (left, top))
+            image = canvas
+            if area is not None:
+                kept = Image.new("L", (side, side), 0)
+                kept.paste(area, (left, top))
+                area = kept
+        else:
+            box = (-left, -top, -left + side, -top + side)
+            image = image.crop(box)
+            area = area.crop(box) if area is not None else None
+        squared = mode
+    if image_format == "PNG" and not squared and original.mode == "RGBA":
+        png = data  # already what the provider wants: keep the bytes as they are
+    else:
+        png = encode(image, "PNG", optimize=True)
+    shrunk_from = 0
+    side = image.size[0]
+    while len(png) > max_bytes and side > 16:
+        shrunk_from = shrunk_from or image.size[0]
+        side = int(side * 0.85)
+        image = image.resize((side, side), Image.Resampling.LANCZOS)
+        png = encode(image, "PNG", optimize=True)
+    new_mask = None
+    if area is not None:
+        if area.size != image.size:
+            area = area.resize(image.size, Image.Resampling.NEAREST)
+        new_mask = encode(area, "PNG", optimize=True)
+    return SquaredImage(
+        png=png,
+        mask=new_mask,
+        side=image.size[0],
+        original_size=(width, height),
+        original_format=image_format,
+        squared=squared,
+        shrunk_from=shrunk_from,
+    )
+
+
+@dataclass(frozen=True)
+class FittedImage:
+    data: bytes
+    format: str
+    size: tuple[int, int]
+    # What changed: "" (nothing), "reencoded" or "shrunk".
+    change: Literal["", "reencoded", "shrunk"]
+
+
+def fit_bytes(data: bytes, *, max_bytes: int) -> FittedImage:
+    """``data`` if it fits ``max_bytes``; else re-encoded, then shrunk until it fits.
+
+    Images with transparency stay PNG (WebP would do, but not every model
+    reads it); opaque ones become JPEG at high quality.
+    """
+    original = open_image(data)
+    image_format = original.format or "PNG"
+    if len(data) <= max_bytes:
+        return FittedImage(data=data, format=image_format, size=original.size, change="")
+    transparent = original.mode in ("RGBA", "LA", "PA") or "transparency" in original.info
+    image = original.convert("RGBA" if transparent else "RGB")
+    target = "PNG" if transparent else "JPEG"
+    options: dict[str, object] = {"optimize": True} if transparent else {"quality": 90}
+    encoded = encode(image, target, **options)
+    change: Literal["", "reencoded", "shrunk"] = "reencoded"
+    while len(encoded) > max_bytes and min(image.size) > 16:
+        change = "shrunk"
+        image = image.resize(
+            (int(image.size[0] * 0.85), int(image.size[1] * 0.85)), Image.Resampling.LANCZOS
+        )
+        encoded = encode(image, target, **options)
+    return FittedImage(data=encoded, format=target, size=image.size, change=change)

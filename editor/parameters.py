@@ -65,6 +65,9 @@ CHOICE_LABELS = {
     "webp": "WebP",
     "true": "On",
     "false": "Off",
+    "low": "Low",
+    "medium": "Medium",
+    "high": "High",
 }
 
 
@@ -99,6 +102,17 @@ def _field(definition: ParameterDefinition, limits: dict[str, Any]) -> forms.Fie
 def unsupported(names: set[str], spec: dict[str, Any]) -> list[str]:
     """The known parameter names in ``names`` that the model does not take."""
     return sorted(name for name in names if name in PARAMETERS and name not in spec)
+
+
+def conflicts(values: dict[str, Any]) -> list[str]:
+    """Messages for parameter values that each pass alone but not together."""
+    messages: list[str] = []
+    output_format = values.get("output_format") or "png"
+    if values.get("background") == "transparent" and output_format == "jpeg":
+        messages.append("A transparent background needs PNG or WebP output; JPEG has no alpha.")
+    if values.get("output_compression") not in (None, "") and output_format == "png":
+        messages.append("Compression applies to JPEG and WebP output only, not PNG.")
+    return messages
 
 
 def clean_values(values: dict[str, Any], spec: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -139,3 +139,32 @@ class ProviderAdapter(abc.ABC):
     @abc.abstractmethod
     def list_models(self) -> list[ModelSpec]:
         """The models this provider offers, with their capabilities."""
+
+    @classmethod
+    def known_models(cls) -> list[ModelSpec] | None:
+        """The models our own tables describe, without asking the provider.
+
+        None for kinds whose models only the provider can list; setting up a
+        provider of the other kinds then needs no network.
+        """
+        return None
+
+    def results_from_response(
+        self, payload: Mapping[str, Any], request: ImageRequest
+    ) -> ProviderResult:
+        """The results of an answer saved earlier through ``observer.response_received``.
+
+        A worker that stopped after the provider answered leaves the answer on
+        the job; the next delivery calls this instead of the provider, so a
+        paid result is never lost and never paid twice. A kind implements it
+        by running the same decoding (and result downloads) its ``edit`` and
+        ``generate`` run after ``response_received``. The default says the
+        answer cannot be rebuilt, and the job fails with that message.
+        """
+        raise ProviderError(
+            f"{self.config.name} answered, but the worker stopped before the results were "
+            "stored and Darkroom cannot rebuild them from the saved answer. The provider "
+            "may have charged for this; retry if you still want the result.",
+            code="unrecoverable_response",
+            may_have_charged=True,
+        )

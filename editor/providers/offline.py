@@ -6,6 +6,8 @@ It makes a fresh install work end to end and gives the tests a free model.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from editor import imaging
 from editor.providers.base import (
@@ -78,8 +80,36 @@ class OfflineAdapter(ProviderAdapter):
     def edit(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
         if not request.images:
             raise ProviderError("An edit needs at least one image.", code="no_input")
-        effects = effects_for(request.prompt)
         observer.stage("waiting")
+        # The "answer" of the offline kind is the list of effects: like a real
+        # provider's, it is saved first and the results are built from it.
+        payload = {"effects": effects_for(request.prompt)}
+        observer.response_received(payload)
+        return self.results_from_response(payload, request)
+
+    def generate(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
+        width, height = (
+            int(part) for part in str(request.params.get("size", "1024x1024")).split("x")
+        )
+        seed = int(request.params.get("seed", 0))
+        observer.stage("waiting")
+        observer.response_received({"drawing": True})
+        results = [
+            ResultImage(
+                data=imaging.draw_picture(
+                    prompt=request.prompt, width=width, height=height, seed=seed + index
+                )
+            )
+            for index in range(int(request.params.get("n", 1)))
+        ]
+        return ProviderResult(images=results, notices=["Offline demo: a drawing, not AI."])
+
+    def results_from_response(
+        self, payload: Mapping[str, Any], request: ImageRequest
+    ) -> ProviderResult:
+        if not request.images:
+            return self.generate(request, observer=NullObserver())
+        effects = [str(effect) for effect in payload.get("effects", [])] or ["tint"]
         results = []
         for index in range(int(request.params.get("n", 1))):
             # With several inputs and n > 1, each result edits the next input.
@@ -90,18 +120,12 @@ class OfflineAdapter(ProviderAdapter):
         notice = "Offline demo applied: " + ", ".join(effects) + "."
         return ProviderResult(images=results, notices=[notice])
 
-    def generate(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
-        width, height = (
-            int(part) for part in str(request.params.get("size", "1024x1024")).split("x")
-        )
-        seed = int(request.params.get("seed", 0))
-        observer.stage("waiting")
-        results = [
-            ResultImage(
-                data=imaging.draw_picture(
-                    prompt=request.prompt, width=width, height=height, seed=seed + index
-                )
-            )
-            for index in range(int(request.params.get("n", 1)))
-        ]
-        return ProviderResult(images=results, notices=["Offline demo: a drawing, not AI."])
+
+class NullObserver:
+    """For rebuilding a drawing: nothing left to report."""
+
+    def stage(self, stage: str) -> None:
+        return
+
+    def response_received(self, payload: Mapping[str, Any]) -> None:
+        return

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from editor.providers.base import ProviderAdapter, ProviderConfig
+from editor.providers.dalle2 import Dalle2Adapter
+from editor.providers.imagerouter import ImageRouterAdapter
+from editor.providers.nanogpt import NanoGPTAdapter
 from editor.providers.offline import OfflineAdapter
+from editor.providers.openai import OpenAIAdapter
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
-    adapter.kind: adapter for adapter in (OfflineAdapter,)
+    adapter.kind: adapter
+    for adapter in (
+        OfflineAdapter,
+        OpenAIAdapter,
+        Dalle2Adapter,
+        ImageRouterAdapter,
+        NanoGPTAdapter,
+    )
 }
 
 

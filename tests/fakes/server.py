@@ -7,6 +7,7 @@ assert on exactly what Darkroom sent.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,7 +111,7 @@ class FakeProvider:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = _QuietServer((host, 0), Handler)
         self.server.daemon_threads = True
         thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         thread.start()
@@ -119,3 +120,12 @@ class FakeProvider:
         finally:
             self.server.shutdown()
             self.server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up on purpose (a deadline, a byte cap) is part of
+        # the test, not a failure of the fake.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
