@@ -3,12 +3,18 @@ their owner only."""
 
 from __future__ import annotations
 
+import io
 import logging
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import F
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 
@@ -18,6 +24,8 @@ from editor.models import Job, JobImage
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+# Presigned object-storage URLs never live longer than this, whatever the setting.
+PRESIGNED_URL_MAX_SECONDS = 900
 
 
 def image_store(
@@ -40,7 +48,11 @@ def image_store(
         if thumbnail:
             small = imaging.thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
             image.thumbnail.save("thumb.webp", ContentFile(small), save=False)
+            image.thumbnail_bytes = len(small)
         image.save()
+        Job.objects.filter(pk=job.pk).update(
+            stored_bytes=F("stored_bytes") + image.bytes + image.thumbnail_bytes
+        )
     except BaseException:
         files_delete([image.file.name, image.thumbnail.name])
         raise
@@ -68,17 +80,111 @@ def image_response(
     field = image.thumbnail if thumbnail and image.thumbnail else image.file
     content_type = "image/webp" if field is image.thumbnail else image.content_type
     filename = f"darkroom-{image.job_id}-{image.role}-{image.position + 1}.{image.extension}"
+    disposition = f'attachment; filename="{filename}"' if download else "inline"
     if settings.DARKROOM_STORAGE == "s3":
-        return HttpResponseRedirect(field.storage.url(field.name))
+        response: HttpResponseBase = HttpResponseRedirect(
+            presigned_url(field, content_type=content_type, disposition=disposition)
+        )
+        # The URL expires soon; nobody may keep the redirect longer than it lives.
+        response["Cache-Control"] = "private, no-store"
+        return response
     if settings.DARKROOM_X_ACCEL_PREFIX:
-        response: HttpResponseBase = HttpResponse(content_type=content_type)
+        response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = (
             settings.DARKROOM_X_ACCEL_PREFIX.rstrip("/") + "/" + field.name
         )
     else:
         response = FileResponse(field.open("rb"), content_type=content_type)
     if download:
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = disposition
     # Private: browsers may keep it, shared caches must not.
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def presigned_url(field: FieldFile, *, content_type: str, disposition: str) -> str:
+    """A presigned GET for object storage, alive at most PRESIGNED_URL_MAX_SECONDS."""
+    configured = getattr(field.storage, "querystring_expire", PRESIGNED_URL_MAX_SECONDS)
+    expire = max(1, min(int(configured), PRESIGNED_URL_MAX_SECONDS))
+    parameters = {"ResponseContentDisposition": disposition, "ResponseContentType": content_type}
+    # S3Storage.url takes these; the base Storage signature does not know them.
+    url: Any = field.storage.url
+    return str(url(field.name, parameters=parameters, expire=expire))
+
+
+# --- ZIP downloads -------------------------------------------------------------
+
+
+class _ChunkBuffer(io.RawIOBase):
+    """A write-only sink that ``zipfile`` writes into and the generator drains.
+
+    It has no ``tell``/``seek``, so zipfile writes a streamable archive (sizes
+    in data descriptors after each member) and never goes back.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        chunk = bytes(data)
+        self._chunks.append(chunk)
+        return len(chunk)
+
+    def drain(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    name: str
+    image: JobImage
+
+
+def zip_stream(members: Iterable[ZipMember], *, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+    """The bytes of a ZIP of ``members``, produced piece by piece.
+
+    Images are already compressed, so members are STORED; at most one chunk of
+    one file is held in memory at a time, whatever the size of the archive.
+    """
+    sink = _ChunkBuffer()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for member in members:
+            info = zipfile.ZipInfo(member.name, date_time=_zip_time(member.image))
+            info.compress_type = zipfile.ZIP_STORED
+            info.file_size = member.image.bytes
+            with archive.open(info, mode="w") as target:
+                for chunk in _file_chunks(member.image.file, chunk_size):
+                    target.write(chunk)
+                    if data := sink.drain():
+                        yield data
+            if data := sink.drain():
+                yield data
+    if data := sink.drain():
+        yield data
+
+
+def _file_chunks(field: FieldFile, chunk_size: int) -> Iterator[bytes]:
+    assert field.name, "a stored image always has a file"
+    with field.storage.open(field.name, "rb") as source:
+        s3_object = getattr(source, "obj", None)
+        if s3_object is not None:
+            # django-storages' S3File downloads the whole object into memory on
+            # the first read; the object's body streams instead.
+            body = s3_object.get()["Body"]
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+            return
+        while chunk := source.read(chunk_size):
+            yield chunk
+
+
+def _zip_time(image: JobImage) -> tuple[int, int, int, int, int, int]:
+    moment = image.created
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)

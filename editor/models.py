@@ -190,11 +190,16 @@ class Job(models.Model):
     # The provider's answer, saved the moment it arrives (before results are
     # decoded or downloaded), so a crash afterwards never loses a paid result.
     provider_response = models.JSONField(default=dict, blank=True)
+    # Bytes of every file of the job, thumbnails included (added by
+    # media.image_store), so a user's storage is one SUM over an index and
+    # leaves with the job when it is deleted.
+    stored_bytes = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["owner", "-created", "-id"], name="job_owner_created"),
+            models.Index(fields=["owner", "stored_bytes"], name="job_owner_storage"),
             models.Index(fields=["status", "heartbeat"], name="job_status_heartbeat"),
         ]
 
@@ -238,6 +243,8 @@ class JobImage(models.Model):
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=10)
     bytes = models.PositiveBigIntegerField()
+    # Kept beside ``bytes`` so storage use is counted without asking the storage.
+    thumbnail_bytes = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -261,3 +268,29 @@ class JobImage(models.Model):
     @property
     def extension(self) -> str:
         return {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(self.format, "bin")
+
+
+class JobWord(models.Model):
+    """One distinct word of a job's prompt, so history search is an index walk.
+
+    The owner and the job's ``created`` are copied here so that a search for a
+    word reads the (owner, word, created, job) index newest first and stops
+    after one page, on SQLite and PostgreSQL alike, instead of scanning every
+    prompt of the user with LIKE.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="words", db_index=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    word = models.CharField(max_length=40)
+    created = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "word"], name="unique_job_word")]
+        indexes = [
+            models.Index(fields=["owner", "word", "-created", "-job"], name="jobword_search"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} in {self.job_id}"

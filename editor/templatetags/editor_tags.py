@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from django import template
 
 from editor import selectors
@@ -11,3 +15,35 @@ register = template.Library()
 @register.filter
 def cover(job: Job) -> JobImage | None:
     return selectors.job_cover(job)
+
+
+@register.simple_tag
+def job_lineage(job: Job) -> dict[str, Any]:
+    """The owner's parent and child jobs of ``job``, for the lineage links."""
+    parent, children = selectors.job_lineage(job=job)
+    return {"parent": parent, "children": children}
+
+
+@dataclass(frozen=True)
+class Phase:
+    label: str
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return round((self.end - self.start).total_seconds(), 3)
+
+
+@register.simple_tag
+def job_phases(job: Job) -> list[Phase]:
+    """Time spent between each step: queued -> started -> sent -> answered -> finished."""
+    return [
+        Phase("Waiting in the queue", job.created, job.started),
+        Phase("Preparing the request", job.started, job.sent),
+        Phase("Provider at work", job.sent, job.answered),
+        Phase("Downloading and storing", job.answered, job.finished),
+        Phase("Total", job.created, job.finished),
+    ]
