@@ -1,13 +1,33 @@
-"""Run one job: claim it, call its provider, store what came back."""
+"""Run one job: claim it, call its provider, store what came back.
+
+The job row, not the Celery message, decides what happens. Messages are
+delivered at least once, so every step is a conditional update on the row:
+
+* a job is claimed once (queued -> running); a redelivered message for a
+  running or final job does nothing;
+* while a job runs, a heartbeat thread touches the row every few seconds, so
+  a sweep (``jobs_recover``) can tell a dead worker from a slow provider;
+* the provider's answer is saved on the row the moment it arrives, before it
+  is decoded or downloaded, so a crash afterwards never loses a paid result.
+
+Each claim increments ``deliveries``; that number is the running worker's
+token, so a worker the sweep gave up on cannot overwrite what came after it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import F
+from django.db import DatabaseError, connections
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from editor import imaging
@@ -15,6 +35,7 @@ from editor.media import image_store
 from editor.models import ImageRole, Job, JobKind, JobStage, JobStatus
 from editor.providers.base import (
     ImageRequest,
+    ProviderAdapter,
     ProviderError,
     ProviderResult,
     SourceImage,
@@ -23,9 +44,20 @@ from editor.providers.registry import adapter_for
 
 logger = logging.getLogger(__name__)
 
+MAY_HAVE_CHARGED = (
+    "The worker running this job stopped after the request was sent to the provider, "
+    "and no answer was saved. The provider may have charged for this; retry if you "
+    "still want the result."
+)
+
+
+def _running(job: Job) -> QuerySet[Job]:
+    """The job's row while it is still this delivery's to update."""
+    return Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, deliveries=job.deliveries)
+
 
 class JobObserver:
-    """Records a running job's stage (and heartbeat) as the adapter reports it."""
+    """Records a running job's stage and the provider's answer as the adapter reports them."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
@@ -37,19 +69,36 @@ class JobObserver:
             changes["sent"] = now
         elif stage == JobStage.DOWNLOADING:
             changes["answered"] = now
-        Job.objects.filter(pk=self.job.pk).update(**changes)
+        updated = _running(self.job).update(**changes)
+        if not updated and stage == JobStage.SENDING:
+            # Canceled, or given up on by the sweep: stop before anything is
+            # sent, so nobody pays for a call whose result would be dropped.
+            raise ProviderError(
+                "This job stopped running before its request was sent.", code="job_abandoned"
+            )
 
     def response_received(self, payload: Mapping[str, Any]) -> None:
-        Job.objects.filter(pk=self.job.pk).update(answered=timezone.now(), heartbeat=timezone.now())
+        """Save the provider's answer, before anything else happens to it.
+
+        Filtered on the primary key only: a paid answer is kept even if the job
+        was canceled or given up on meanwhile.
+        """
+        now = timezone.now()
+        Job.objects.filter(pk=self.job.pk).update(
+            provider_response=dict(payload), answered=now, heartbeat=now
+        )
 
 
 def job_claim(job_id: str) -> Job | None:
     """Take a queued job for this worker; None if it is gone or not queued.
 
-    The conditional update is what makes a redelivered message harmless.
+    The conditional update is what makes a redelivered message harmless. A
+    job already delivered ``DARKROOM_MAX_DELIVERIES`` times is failed instead:
+    it keeps stopping the workers that run it.
     """
     now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+    limit = settings.DARKROOM_MAX_DELIVERIES
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, deliveries__lt=limit).update(
         status=JobStatus.RUNNING,
         stage=JobStage.PREPARING,
         started=now,
@@ -57,8 +106,27 @@ def job_claim(job_id: str) -> Job | None:
         deliveries=F("deliveries") + 1,
     )
     if not claimed:
+        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, deliveries__gte=limit).update(
+            **_too_many_attempts(limit, now)
+        )
         return None
     return Job.objects.select_related("image_model__provider").get(pk=job_id)
+
+
+def _too_many_attempts(limit: int, now: datetime) -> dict[str, Any]:
+    return {
+        "status": JobStatus.FAILED,
+        "stage": JobStage.DONE,
+        "finished": now,
+        "heartbeat": now,
+        "error_code": "too_many_attempts",
+        "error_message": (
+            f"This job was started {limit} times and its worker stopped each time, so "
+            "Darkroom gave up on it. The provider was not called again after it had "
+            "answered or may have charged."
+        ),
+        "error_detail": {"deliveries": limit},
+    }
 
 
 def run_job(*, job_id: str) -> None:
@@ -66,22 +134,61 @@ def run_job(*, job_id: str) -> None:
     if job is None:
         logger.info("Job %s is not queued any more; nothing to do.", job_id)
         return
-    try:
-        result = _call_provider(job)
-        _store_results(job, result)
-    except ProviderError as error:
-        job_fail(job=job, code=error.code, message=error.message, detail=error.detail)
-    except Exception as error:
-        logger.exception("Job %s failed unexpectedly", job.pk)
-        job_fail(
-            job=job,
-            code="internal_error",
-            message="Darkroom hit an unexpected error while running this job.",
-            detail={"type": type(error).__name__},
+    with _heartbeat(job):
+        try:
+            result = _results_for(job)
+            _store_results(job, result)
+        except ProviderError as error:
+            job_fail(job=job, code=error.code, message=error.message, detail=error.detail)
+        except Exception as error:
+            logger.exception("Job %s failed unexpectedly", job.pk)
+            job_fail(job=job, **_unexpected_failure(job, error))
+
+
+def _unexpected_failure(job: Job, error: Exception) -> dict[str, Any]:
+    if isinstance(error, SoftTimeLimitExceeded):
+        code, message = "time_limit", "This job ran past Darkroom's time limit and was stopped."
+    else:
+        code, message = "internal_error", "Darkroom hit an unexpected error while running this job."
+    sent, answer = Job.objects.filter(pk=job.pk).values_list("sent", "provider_response").get()
+    if sent is not None and not answer:
+        message += (
+            " Its request had reached the provider, which may have charged for it; "
+            "retry if you still want the result."
         )
+    return {"code": code, "message": message, "detail": {"type": type(error).__name__}}
 
 
-def _call_provider(job: Job) -> ProviderResult:
+@contextmanager
+def _heartbeat(job: Job) -> Iterator[None]:
+    """Touch the job's row every DARKROOM_HEARTBEAT_SECONDS while the job runs.
+
+    One cheap UPDATE per beat from a small thread, so a provider call that
+    takes minutes still shows the sweep that its worker is alive.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.DARKROOM_HEARTBEAT_SECONDS):
+                try:
+                    _running(job).update(heartbeat=timezone.now())
+                except DatabaseError:
+                    logger.warning("Could not record the heartbeat of job %s", job.pk)
+        finally:
+            # Threads get their own connections; do not leave them open.
+            connections.close_all()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def _results_for(job: Job) -> ProviderResult:
     model = job.image_model
     if model is None or not model.enabled or not model.provider.enabled:
         raise ProviderError(
@@ -89,6 +196,16 @@ def _call_provider(job: Job) -> ProviderResult:
         )
     request = _build_request(job)
     adapter = adapter_for(model.provider.config())
+    if job.provider_response:
+        # A previous delivery saved the provider's answer and then stopped:
+        # build the results from it, never pay for a second call.
+        return adapter.results_from_response(job.provider_response, request)
+    if job.sent is not None:
+        raise ProviderError(MAY_HAVE_CHARGED, code="interrupted_after_sending")
+    return _call_provider(adapter, job, request)
+
+
+def _call_provider(adapter: ProviderAdapter, job: Job, request: ImageRequest) -> ProviderResult:
     observer = JobObserver(job)
     if job.kind == JobKind.EDIT:
         return adapter.edit(request, observer=observer)
@@ -122,10 +239,21 @@ def _build_request(job: Job) -> ImageRequest:
 
 
 def _store_results(job: Job, result: ProviderResult) -> None:
-    Job.objects.filter(pk=job.pk).update(stage=JobStage.STORING, heartbeat=timezone.now())
+    mine = Job.objects.filter(pk=job.pk, deliveries=job.deliveries)
+    if not mine.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELED]).exists():
+        # The sweep gave up on this delivery: the answer stays saved on the row.
+        logger.info("Job %s is no longer this worker's; results not stored.", job.pk)
+        return
+    # A job canceled meanwhile still keeps its (paid-for) results.
+    _running(job).update(stage=JobStage.STORING, heartbeat=timezone.now())
     if not result.images:
         raise ProviderError("The provider answered without any image.", code="empty_result")
+    # A delivery that stopped half-way may have stored some results already;
+    # the (job, role, position) constraint keeps one file per position.
+    stored = set(job.images.filter(role=ImageRole.RESULT).values_list("position", flat=True))
     for position, image in enumerate(result.images):
+        if position in stored:
+            continue
         try:
             info = imaging.inspect_image(image.data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
         except imaging.ImageRejectedError as exc:
@@ -141,7 +269,7 @@ def _store_results(job: Job, result: ProviderResult) -> None:
             info=info,
             thumbnail=True,
         )
-    if result.sent_mask is not None:
+    if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():
         info = imaging.inspect_image(
             result.sent_mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
         )
@@ -156,7 +284,7 @@ def _store_results(job: Job, result: ProviderResult) -> None:
     now = timezone.now()
     # Only a job still running turns succeeded: a job canceled meanwhile keeps
     # its (paid-for) results but stays canceled.
-    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+    _running(job).update(
         status=JobStatus.SUCCEEDED,
         stage=JobStage.DONE,
         finished=now,
@@ -170,7 +298,7 @@ def _store_results(job: Job, result: ProviderResult) -> None:
 
 def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | None = None) -> None:
     now = timezone.now()
-    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+    _running(job).update(
         status=JobStatus.FAILED,
         stage=JobStage.DONE,
         finished=now,
@@ -179,3 +307,85 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_message=message,
         error_detail=dict(detail or {}),
     )
+
+
+# --- Recovery ------------------------------------------------------------------
+
+
+def jobs_recover(*, enqueue: Callable[[str], None], now: datetime | None = None) -> Counter[str]:
+    """Find jobs whose worker died or whose message was lost, and settle them.
+
+    A running job whose heartbeat stopped is:
+
+    * finished from its saved answer when the provider had answered (the job
+      is queued again and the next delivery builds results without a call);
+    * queued again when its request had not been sent;
+    * failed with the "may have charged" message when the request was sent
+      and no answer was saved: Darkroom never pays twice on its own.
+
+    A job queued for longer than ``DARKROOM_REQUEUE_AFTER_SECONDS`` without
+    being claimed is enqueued again (its message was lost; a duplicate does
+    no harm). Every change is a conditional update, so sweeps running at the
+    same time on several machines do no harm either.
+    """
+    now = now or timezone.now()
+    counts: Counter[str] = Counter()
+
+    def enqueue_or_log(job_id: str) -> None:
+        # The job is queued on its row already: if the broker is away now, a
+        # later sweep sends its message once DARKROOM_REQUEUE_AFTER_SECONDS pass.
+        try:
+            enqueue(job_id)
+        except Exception:
+            logger.exception("Could not enqueue job %s; a later sweep will.", job_id)
+
+    stale = Job.objects.filter(
+        status=JobStatus.RUNNING,
+        heartbeat__lt=now - timedelta(seconds=settings.DARKROOM_STALE_AFTER_SECONDS),
+    )
+    answered = set(stale.exclude(provider_response={}).values_list("pk", flat=True))
+    for pk, deliveries, heartbeat, sent in stale.values_list(
+        "pk", "deliveries", "heartbeat", "sent"
+    ):
+        row = Job.objects.filter(
+            pk=pk, status=JobStatus.RUNNING, deliveries=deliveries, heartbeat=heartbeat
+        )
+        if pk in answered or sent is None:
+            if deliveries >= settings.DARKROOM_MAX_DELIVERIES:
+                outcome = (
+                    "failed_attempts" if row.update(**_too_many_attempts(deliveries, now)) else ""
+                )
+            elif row.update(status=JobStatus.QUEUED, stage=JobStage.QUEUED, heartbeat=now):
+                enqueue_or_log(str(pk))
+                outcome = "requeued_answered" if pk in answered else "requeued"
+            else:
+                outcome = ""
+        else:
+            outcome = (
+                "failed_sent"
+                if row.update(
+                    status=JobStatus.FAILED,
+                    stage=JobStage.DONE,
+                    finished=now,
+                    heartbeat=now,
+                    error_code="interrupted_after_sending",
+                    error_message=MAY_HAVE_CHARGED,
+                    error_detail={"sent": sent.isoformat()},
+                )
+                else ""
+            )
+        if outcome:
+            logger.warning("Recovered job %s from a stopped worker: %s", pk, outcome)
+            counts[outcome] += 1
+    lost_before = now - timedelta(seconds=settings.DARKROOM_REQUEUE_AFTER_SECONDS)
+    waiting = Job.objects.filter(status=JobStatus.QUEUED).filter(
+        Q(heartbeat__lt=lost_before) | Q(heartbeat__isnull=True, created__lt=lost_before)
+    )
+    for pk, heartbeat in waiting.values_list("pk", "heartbeat"):
+        # The heartbeat of a queued job is when it was last enqueued.
+        if Job.objects.filter(pk=pk, status=JobStatus.QUEUED, heartbeat=heartbeat).update(
+            heartbeat=now
+        ):
+            enqueue_or_log(str(pk))
+            counts["reenqueued"] += 1
+    return counts

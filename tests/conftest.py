@@ -13,6 +13,21 @@ from django.test import Client
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def celery_broker_from_settings() -> None:
+    """Let fixtures point the Celery app at a test broker.
+
+    Celery prefers a CELERY_BROKER_URL environment variable over its
+    configuration, so with one set (the services pass of .ci/run) an
+    ``app.conf.broker_url = ...`` in a fixture would be ignored. The settings
+    have read it already.
+    """
+    from django.conf import settings
+
+    assert settings.CELERY_BROKER_URL
+    os.environ.pop("CELERY_BROKER_URL", None)
+
+
 @pytest.fixture(autouse=True)
 def media_dir(settings: Any, tmp_path: Path) -> Path:
     """Every test stores files in its own temporary folder."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,6 +127,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if test_database := env_str("DARKROOM_TEST_DATABASE_NAME"):
+    # The test runner creates and drops this database; a name per run keeps
+    # test runs on one shared PostgreSQL server apart.
+    DATABASES["default"]["TEST"] = {"NAME": test_database}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # An in-memory test database shares one cache between threads and fails
+    # at once on a lock ("database table is locked") where a file waits, so
+    # tests with a real worker use a file of their own, as production does.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"darkroom-test-{os.getpid()}.sqlite3")
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker threads write to the same file: WAL lets
     # readers run beside a writer, IMMEDIATE transactions take the write lock
@@ -194,7 +207,10 @@ if DARKROOM_STORAGE == "s3":
             "default_acl": "private",
             "file_overwrite": False,
             "querystring_auth": True,
-            "querystring_expire": env_int("DARKROOM_PRESIGNED_URL_SECONDS", 300),
+            # Presigned read URLs live 15 minutes at most, whatever is configured.
+            "querystring_expire": min(env_int("DARKROOM_PRESIGNED_URL_SECONDS", 300), 900),
+            "signature_version": "s3v4",
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
         },
     }
 else:
@@ -204,7 +220,8 @@ else:
     }
 STORAGES = {
     "default": _default_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Hashed, compressed files once `collectstatic` has run; plain names before.
+    "staticfiles": {"BACKEND": "webapp.staticfiles.StaticFilesStorage"},
 }
 
 # Uploads: the per-file cap is checked by the form; the request cap lets 16
@@ -241,6 +258,18 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker keeps reconnecting to a broker that went away, however long it takes.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# The web process retries a publish briefly; a job whose message still did
+# not go out is re-enqueued by the recovery sweep (it stays queued meanwhile).
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 2,
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -254,6 +283,34 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 20 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 25 * 60)
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# When the broker connection drops, a running job keeps running: cancelling it
+# would throw away a provider call already paid for. Its late ack is lost with
+# the connection, so the message comes back; the job row, by then final or
+# still running, makes that second delivery do nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# The recovery sweep, run by the beat embedded in `serve`'s worker or by one
+# `celery beat` process (see README, Production).
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+DARKROOM_SWEEP_SECONDS = env_float("DARKROOM_SWEEP_SECONDS", 60.0)
+CELERY_BEAT_SCHEDULE = {
+    "recover-jobs": {
+        "task": "editor.recover_jobs",
+        "schedule": DARKROOM_SWEEP_SECONDS,
+        # A sweep nobody ran in time is replaced by the next one.
+        "options": {"expires": DARKROOM_SWEEP_SECONDS},
+    }
+}
+
+# --- Job recovery -----------------------------------------------------------
+
+# A running job touches its row this often ...
+DARKROOM_HEARTBEAT_SECONDS = env_float("DARKROOM_HEARTBEAT_SECONDS", 10.0)
+# ... and counts as abandoned by a dead worker after this long without a touch.
+DARKROOM_STALE_AFTER_SECONDS = env_float("DARKROOM_STALE_AFTER_SECONDS", 60.0)
+# A job queued this long without being claimed has lost its message.
+DARKROOM_REQUEUE_AFTER_SECONDS = env_float("DARKROOM_REQUEUE_AFTER_SECONDS", 600.0)
+# A job whose worker died this many times is failed instead of started again.
+DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)
 
 # --- Providers ------------------------------------------------------------
 
@@ -262,6 +319,20 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 DARKROOM_ENCRYPTION_KEYS = env_list("DARKROOM_ENCRYPTION_KEYS")
 DARKROOM_PROVIDER_CONNECT_TIMEOUT = env_float("DARKROOM_PROVIDER_CONNECT_TIMEOUT", 10.0)
 DARKROOM_PROVIDER_DEADLINE = env_float("DARKROOM_PROVIDER_DEADLINE", 600.0)
+# One variable adds a ready provider of that kind (created or updated after
+# migrate); dalle2 has no default address, so it needs its base URL too.
+DARKROOM_ENV_PROVIDERS = {
+    kind: {
+        "api_key": env_str(f"{prefix}_API_KEY"),
+        "base_url": env_str(f"{prefix}_BASE_URL"),
+    }
+    for kind, prefix in [
+        ("imagerouter", "IMAGEROUTER"),
+        ("openai", "OPENAI"),
+        ("nanogpt", "NANOGPT"),
+        ("dalle2", "DALLE2"),
+    ]
+}
 
 # --- Logging --------------------------------------------------------------
 
@@ -279,9 +350,52 @@ LOGGING = {
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+
+def _storage_image_sources() -> list[str]:
+    """Where presigned image redirects point, for the CSP's img-src."""
+    if DARKROOM_STORAGE != "s3":
+        return []
+    endpoint = env_str("AWS_S3_ENDPOINT_URL").rstrip("/")
+    if not endpoint:
+        return ["https://*.amazonaws.com"]
+    scheme, _, host = endpoint.partition("://")
+    # Path-style URLs use the endpoint's host, virtual-hosted ones a subdomain.
+    return [endpoint, f"{scheme}://*.{host}"]
+
+
+# Scripts only from our own static files (no inline scripts, no eval). Inline
+# styles stay allowed: templates set CSS variables in style attributes and
+# htmx adds its indicator styles at run time. Images may be data:/blob: URLs
+# (the mask painter's canvas) or presigned storage URLs, which the editor also
+# fetches to paint over an earlier result.
+DARKROOM_CSP = env_str("DARKROOM_CSP") or "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        " ".join(
+            [
+                "img-src 'self' data: blob:",
+                *_storage_image_sources(),
+                *env_list("DARKROOM_CSP_IMG_SRC"),
+            ]
+        ),
+        " ".join(["connect-src 'self'", *_storage_image_sources()]),
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)

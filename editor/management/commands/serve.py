@@ -47,6 +47,9 @@ class Command(BaseCommand):
             "--pool", "threads",
             "--concurrency", str(options["concurrency"]),
             "--loglevel", "INFO",
+            # The embedded beat runs the recovery sweep (jobs of dead workers,
+            # lost messages); one machine needs no separate beat process.
+            "--beat", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]  # fmt: skip
         # Own sessions: a Ctrl-C reaches only this command, which then stops
         # both children once, in order, instead of each getting it twice.
