@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
+from django.http import Http404
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
-from editor import imaging, parameters
-from editor.models import ImageModel, JobKind
+from editor import imaging, parameters, search, selectors
+from editor.models import ImageModel, ImageRole, Job, JobImage, JobKind, JobStatus
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,17 @@ class MultipleImageField(forms.FileField):
         return [super(MultipleImageField, self).clean(item, initial) for item in files]
 
 
+class StoredImagesField(forms.Field):
+    """Ids of images the user already has in Darkroom, in the order sent."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        return [str(item) for item in (value if isinstance(value, list | tuple) else [value])]
+
+
 class ModelChoiceWithProvider(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return obj.display_name
@@ -65,7 +80,61 @@ def read_image(upload: UploadedFile) -> ValidatedImage:
     return ValidatedImage(data=data, info=info)
 
 
+def read_stored_image(image: JobImage) -> ValidatedImage:
+    """The bytes of a stored image, checked again as if freshly uploaded."""
+    with image.file.open("rb") as handle:
+        data = handle.read()
+    try:
+        info = imaging.inspect_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+    except imaging.ImageRejectedError as exc:
+        raise forms.ValidationError(f"A stored image can no longer be read: {exc}") from exc
+    return ValidatedImage(data=data, info=info)
+
+
+# Roles a user may start a new job from: their inputs and results (not masks).
+REUSABLE_ROLES = (ImageRole.INPUT, ImageRole.RESULT)
+
+
+def prefill(*, user: Any, query: Any) -> dict[str, Any]:
+    """Initial editor values from ``?from_job=`` (run again) or ``?from_image=&parent=``.
+
+    Every id goes through the user-scoped selectors, so another user's job or
+    image is simply not found (404), never shown.
+    """
+    initial: dict[str, Any] = {}
+    if query.get("from_job"):
+        job = selectors.job_for_user(user=user, job_id=query["from_job"])
+        images = sorted(job.images.all(), key=lambda image: image.position)
+        initial.update(
+            {
+                "prompt": job.prompt,
+                "image_model": job.image_model_id,
+                "source_image": [str(i.pk) for i in images if i.role == ImageRole.INPUT],
+                **job.params,
+            }
+        )
+        mask = next((image for image in images if image.role == ImageRole.MASK), None)
+        if mask is not None:
+            initial["source_mask"] = str(mask.pk)
+        if job.parent_id:
+            initial["parent"] = str(job.parent_id)
+    if query.get("from_image"):
+        image = selectors.image_for_user(user=user, image_id=query["from_image"])
+        if image.role not in REUSABLE_ROLES:
+            raise Http404("No such image.")
+        initial["source_image"] = [str(image.pk)]
+        initial.pop("source_mask", None)
+        if image.job.image_model_id and "image_model" not in initial:
+            initial["image_model"] = image.job.image_model_id
+    if query.get("parent"):
+        initial["parent"] = str(selectors.job_for_user(user=user, job_id=query["parent"]).pk)
+    return initial
+
+
 class JobForm(forms.Form):
+    # Declared before ``images`` so they are cleaned first.
+    source_image = StoredImagesField(required=False)
+    image_order = forms.CharField(required=False, widget=forms.HiddenInput)
     images = MultipleImageField(
         required=False,
         label="Images",
@@ -86,15 +155,23 @@ class JobForm(forms.Form):
     image_model = ModelChoiceWithProvider(
         queryset=ImageModel.objects.none(), label="Model", empty_label=None
     )
+    source_mask = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    parent = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Stored images and parents are looked up as this user only.
+        self.user = user
         field = self.fields["image_model"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = ImageModel.objects.usable().order_by("provider__name", "label")
         self.selected_model = self._selected_model(field.queryset)
         if self.selected_model is not None:
             self.fields.update(parameters.form_fields(self.selected_model.parameters))
+            # The editor shows a parameter only in the modes (edit, generate) it applies to.
+            for name, limits in self.selected_model.parameters.items():
+                if name in self.fields and limits.get("modes"):
+                    self.fields[name].widget.attrs["data-modes"] = " ".join(limits["modes"])
         self.validated_images: list[ValidatedImage] = []
         self.validated_mask: ValidatedMask | None = None
 
@@ -117,28 +194,106 @@ class JobForm(forms.Form):
     def kind(self) -> str:
         return JobKind.EDIT if self.validated_images else JobKind.GENERATE
 
-    def clean_images(self) -> list[UploadedFile]:
-        uploads: list[UploadedFile] = self.cleaned_data["images"]
-        if len(uploads) > settings.DARKROOM_MAX_INPUT_IMAGES:
+    @property
+    def source_items(self) -> list[JobImage]:
+        """The user's stored images this form starts from, for previews."""
+        ids = (
+            self.data.getlist("source_image")
+            if self.is_bound and hasattr(self.data, "getlist")
+            else self.initial.get("source_image", [])
+        )
+        items = []
+        for image_id in ids:
+            try:
+                items.append(self._stored_image(image_id, REUSABLE_ROLES))
+            except forms.ValidationError:
+                continue
+        return items
+
+    def _stored_image(self, image_id: str, roles: tuple[str, ...]) -> JobImage:
+        image = None
+        if self.user is not None:
+            try:
+                image = selectors.image_for_user(user=self.user, image_id=image_id)
+            except Http404:
+                image = None
+        if image is None or image.role not in roles:
+            raise forms.ValidationError("One of the chosen images was not found.")
+        return image
+
+    def _ordered_inputs(self, uploads: list[UploadedFile]) -> list[str | UploadedFile]:
+        """Stored ids and uploads in the order the user arranged them.
+
+        ``image_order`` lists a stored image's id or ``upload`` for the next
+        uploaded file; without it, stored images come first.
+        """
+        stored: list[str] = self.cleaned_data.get("source_image") or []
+        order = [entry for entry in self.cleaned_data.get("image_order", "").split(",") if entry]
+        count = max(len(order), len(stored) + len(uploads))
+        if count > settings.DARKROOM_MAX_INPUT_IMAGES:
+            # Checked before matching anything, so a huge list costs nothing.
             raise forms.ValidationError(
-                f"{len(uploads)} images chosen; at most {settings.DARKROOM_MAX_INPUT_IMAGES} "
+                f"{count} images chosen; at most {settings.DARKROOM_MAX_INPUT_IMAGES} "
                 "can be edited together."
             )
+        if not order:
+            return [*stored, *uploads]
+        remaining = list(uploads)
+        items: list[str | UploadedFile] = []
+        for entry in order:
+            if entry == "upload":
+                if not remaining:
+                    raise forms.ValidationError("The image order names more uploads than sent.")
+                items.append(remaining.pop(0))
+            elif entry in stored:
+                items.append(entry)
+            else:
+                raise forms.ValidationError("The image order names an image that was not sent.")
+        if remaining or len([item for item in items if isinstance(item, str)]) != len(stored):
+            raise forms.ValidationError("The image order does not match the images sent.")
+        return items
+
+    def clean_images(self) -> list[UploadedFile]:
+        uploads: list[UploadedFile] = self.cleaned_data["images"]
+        items = self._ordered_inputs(uploads)
         errors: list[forms.ValidationError] = []
-        for upload in uploads:
+        for item in items:
             try:
-                self.validated_images.append(read_image(upload))
+                if isinstance(item, str):
+                    stored = self._stored_image(item, REUSABLE_ROLES)
+                    self.validated_images.append(read_stored_image(stored))
+                else:
+                    self.validated_images.append(read_image(item))
             except forms.ValidationError as exc:
                 errors.append(exc)
         if errors:
             raise forms.ValidationError(errors)
         return uploads
 
+    def clean_parent(self) -> Job | None:
+        parent_id = self.cleaned_data.get("parent")
+        if not parent_id:
+            return None
+        try:
+            return selectors.job_for_user(user=self.user, job_id=parent_id)
+        except Http404:
+            raise forms.ValidationError("The earlier job this continues was not found.") from None
+
+    def _mask_source(self) -> ValidatedImage | None:
+        """The uploaded mask, else the stored mask of an earlier job (run again)."""
+        upload: UploadedFile | None = self.cleaned_data.get("mask")
+        if upload:
+            return read_image(upload)
+        mask_id = self.data.get("source_mask") if self.is_bound else None
+        if mask_id:
+            return read_stored_image(self._stored_image(str(mask_id), (ImageRole.MASK,)))
+        return None
+
     def clean_mask(self) -> UploadedFile | None:
         upload: UploadedFile | None = self.cleaned_data.get("mask")
-        if not upload:
+        image = self._mask_source()
+        if image is None:
             return None
-        image = read_image(upload)
         if not self.validated_images:
             if self.errors.get("images"):
                 return upload
@@ -181,6 +336,8 @@ class JobForm(forms.Form):
             raise forms.ValidationError(
                 f"{model.label} does not support: {', '.join(unsupported)}."
             )
+        for message in parameters.conflicts(cleaned):
+            self.add_error(None, message)
         return cleaned
 
     def _check_edit(self, model: ImageModel) -> None:
@@ -214,3 +371,97 @@ class SignupForm(UserCreationForm[User]):
     class Meta:
         model = User
         fields = ("username", "email")
+
+
+class HistoryFilterForm(forms.Form):
+    """The history's search and filters, read from the query string (GET)."""
+
+    MAX_WORDS = 8
+
+    q = forms.CharField(required=False, max_length=200, label="Search prompts")
+    model = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Model")
+    provider = forms.ChoiceField(required=False, label="Provider")
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *JobStatus.choices], label="Status"
+    )
+    kind = forms.ChoiceField(
+        required=False, choices=[("", "Any kind"), *JobKind.choices], label="Kind"
+    )
+    date_from = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
+    )
+    date_to = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
+    )
+    view = forms.ChoiceField(
+        required=False, choices=[("grid", "Grid"), ("list", "List")], widget=forms.HiddenInput
+    )
+    after = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        models: list[tuple[int, str]],
+        providers: list[str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data, **kwargs)
+        model_field = self.fields["model"]
+        provider_field = self.fields["provider"]
+        assert isinstance(model_field, forms.ChoiceField)
+        assert isinstance(provider_field, forms.ChoiceField)
+        model_field.choices = [("", "Any model"), *models]
+        provider_field.choices = [("", "Any provider")] + [(p, p) for p in providers]
+
+    def clean_q(self) -> str:
+        query: str = self.cleaned_data["q"].strip()
+        if query and not search.words_of(query):
+            raise forms.ValidationError("Search for at least one word (letters or digits).")
+        if len(search.words_of(query)) > self.MAX_WORDS:
+            raise forms.ValidationError(f"Search for at most {self.MAX_WORDS} words.")
+        return query
+
+    def clean_after(self) -> str:
+        cursor: str = self.cleaned_data["after"]
+        if cursor and selectors.decode_cursor(cursor) is None:
+            raise forms.ValidationError("This page link is broken; start again from the top.")
+        return cursor
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+    def history_filters(self) -> selectors.HistoryFilters:
+        data = self.cleaned_data
+        zone = timezone.get_current_timezone()
+
+        def day_start(day: date) -> datetime:
+            return datetime.combine(day, time.min, tzinfo=zone)
+
+        return selectors.HistoryFilters(
+            words=tuple(search.words_of(data["q"])),
+            image_model_id=data["model"],
+            provider=data["provider"],
+            status=data["status"],
+            kind=data["kind"],
+            created_from=day_start(data["date_from"]) if data["date_from"] else None,
+            created_before=(
+                day_start(data["date_to"] + timedelta(days=1)) if data["date_to"] else None
+            ),
+        )
+
+    def query_string(self, **changes: str) -> str:
+        """The filters as a query string (no cursor), with ``changes`` applied."""
+        values = {name: str(self.data.get(name, "")) for name in self.fields if name != "after"}
+        values.update(changes)
+        return urlencode({name: value for name, value in values.items() if value})

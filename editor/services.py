@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from editor import imaging, tasks
+from editor import crypto, imaging, search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
@@ -26,7 +26,7 @@ from editor.models import (
     Provider,
     ProviderKind,
 )
-from editor.providers.base import ModelSpec
+from editor.providers.base import ModelSpec, ProviderError
 from editor.providers.registry import adapter_class, adapter_for
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def job_create(
                 params=params,
                 parent=parent,
             )
+            search.jobs_index([job])
             for position, image in enumerate(images):
                 stored.append(
                     image_store(
@@ -102,7 +103,9 @@ def _mask_notice(convention: str) -> str:
 
 def job_enqueue(*, job: Job) -> None:
     job_id = str(job.id)
-    transaction.on_commit(lambda: tasks.run_job.delay(job_id))
+    # robust: with the broker down the job is still saved and the user sees
+    # its page; the periodic sweep sends the message once the broker is back.
+    transaction.on_commit(lambda: tasks.run_job.delay(job_id), robust=True)
 
 
 def job_cancel(*, job: Job) -> bool:
@@ -160,13 +163,18 @@ def provider_create(
     return provider
 
 
-def provider_sync_models(*, provider: Provider, only: Sequence[str] = ()) -> list[ImageModel]:
+def provider_sync_models(
+    *, provider: Provider, only: Sequence[str] = (), offline: bool = False
+) -> list[ImageModel]:
     """Create or update the provider's models from what it reports.
 
     ``only`` limits the sync to those model ids; models the provider no longer
-    lists are disabled, not deleted, so past jobs keep their link.
+    lists are disabled, not deleted, so past jobs keep their link. With
+    ``offline``, kinds whose models come from our own tables are set up from
+    them without calling the provider.
     """
-    specs = adapter_for(provider.config()).list_models()
+    known = adapter_class(provider.kind).known_models() if offline else None
+    specs = known if known is not None else adapter_for(provider.config()).list_models()
     if only:
         specs = [spec for spec in specs if spec.model_id in set(only)]
         missing = set(only) - {spec.model_id for spec in specs}
@@ -200,6 +208,45 @@ def _model_upsert(*, provider: Provider, spec: ModelSpec, now: Any) -> ImageMode
 
 
 def providers_ensure_defaults() -> None:
-    """Make sure the offline demo provider and its model exist."""
+    """Make sure the offline demo provider exists, and the providers the
+    environment asks for (``OPENAI_API_KEY`` and friends, see the README).
+
+    Runs after every migrate, so it must not fail: kinds whose models come
+    from our tables need no network; ImageRouter's models are synced when the
+    router answers and can be synced later with ``providers sync``.
+    """
     if not Provider.objects.filter(kind=ProviderKind.OFFLINE).exists():
         provider_create(name="offline", kind=ProviderKind.OFFLINE)
+    for kind, values in settings.DARKROOM_ENV_PROVIDERS.items():
+        if values.get("api_key") and (values.get("base_url") or kind != ProviderKind.DALLE2):
+            provider_from_environment(
+                kind=kind, api_key=values["api_key"], base_url=values.get("base_url", "")
+            )
+
+
+def provider_from_environment(*, kind: str, api_key: str, base_url: str = "") -> Provider:
+    """Create (or update the key and address of) the provider named after ``kind``."""
+    base_url = base_url or adapter_class(kind).default_base_url
+    provider = Provider.objects.filter(name=kind).first()
+    if provider is None:
+        provider = provider_create(
+            name=kind, kind=kind, base_url=base_url, api_key=api_key, sync=False
+        )
+    elif _readable_key(provider) != api_key or provider.base_url != base_url:
+        provider.api_key = api_key
+        provider.base_url = base_url
+        provider.save(update_fields=["api_key_encrypted", "base_url"])
+    try:
+        provider_sync_models(provider=provider, offline=True)
+    except ProviderError as error:
+        # No network at startup must not stop the app; the models can be
+        # synced later, and the error message never carries the key.
+        logger.warning("Could not sync the models of %s: %s", provider.name, error.message)
+    return provider
+
+
+def _readable_key(provider: Provider) -> str:
+    try:
+        return provider.api_key
+    except crypto.UnreadableSecretError:
+        return ""

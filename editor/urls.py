@@ -14,4 +14,8 @@ urlpatterns = [
     path("images/<uuid:image_id>/", views.image, name="image"),
     path("images/<uuid:image_id>/<str:variant>/", views.image, name="image-variant"),
     path("history/", views.history, name="history"),
+    path("history/storage/", views.history_storage, name="history-storage"),
+    path("history/delete/", views.history_delete, name="history-delete"),
+    path("history/download/", views.history_download, name="history-download"),
+    path("jobs/<uuid:job_id>/download/", views.job_download, name="job-download"),
 ]

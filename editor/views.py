@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest as DjangoHttpRequest
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 
 from editor import media, selectors, services
-from editor.forms import JobForm, SignupForm
-from editor.models import ImageRole, Job
+from editor.forms import HistoryFilterForm, JobForm, SignupForm, prefill
+from editor.models import ImageModel, ImageRole, Job, JobImage
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -32,7 +38,7 @@ class HttpRequest(DjangoHttpRequest):
 @require_http_methods(["GET", "POST"])
 def editor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = JobForm(request.POST, request.FILES)
+        form = JobForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             job = services.job_create(
                 user=request.user,
@@ -41,22 +47,66 @@ def editor(request: HttpRequest) -> HttpResponse:
                 params=form.job_parameters(),
                 images=form.validated_images,
                 mask=form.validated_mask,
+                parent=form.cleaned_data.get("parent"),
             )
             url = reverse("editor:job", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         status = 400
     else:
-        form = JobForm()
+        form = JobForm(initial=prefill(user=request.user, query=request.GET), user=request.user)
         status = 200
     template = "editor/editor.html#job-form" if request.htmx else "editor/editor.html"
-    return render(request, template, {"form": form}, status=status)
+    context = {
+        "form": form,
+        "price": price_text(form.selected_model),
+        "limits": _upload_limits(),
+        "pick_model": bool(request.GET.get("pick_model")),
+    }
+    return render(request, template, context, status=status)
+
+
+def _upload_limits() -> dict[str, int]:
+    return {
+        "max_bytes": settings.DARKROOM_MAX_UPLOAD_BYTES,
+        "max_pixels": settings.DARKROOM_MAX_IMAGE_PIXELS,
+        "max_images": settings.DARKROOM_MAX_INPUT_IMAGES,
+    }
 
 
 @require_GET
 def model_fields(request: HttpRequest) -> HttpResponse:
     """The parameter fields of the model picked in the editor (htmx swap)."""
-    form = JobForm(initial={"image_model": request.GET.get("image_model")})
-    return render(request, "editor/editor.html#model-fields", {"form": form})
+    form = JobForm(initial={"image_model": request.GET.get("image_model")}, user=request.user)
+    context = {"form": form, "price": price_text(form.selected_model)}
+    return render(request, "editor/editor.html#model-fields", context)
+
+
+def price_text(model: ImageModel | None) -> str:
+    """The model's price as people read it, from whatever its provider reported.
+
+    Providers report prices in a few shapes (a fixed price per image, a range,
+    or a ready sentence); anything else is shown as its key/value pairs.
+    """
+    pricing: dict[str, Any] = (model.pricing if model else None) or {}
+    if not pricing:
+        return ""
+    if pricing.get("text"):
+        return str(pricing["text"])
+    currency = str(pricing.get("currency", "USD"))
+    unit = str(pricing.get("unit", "image"))
+
+    def money(value: Any) -> str:
+        return f"{value} {currency}" if currency != "USD" else f"${value}"
+
+    for key in ("per_image", "price", "average"):
+        if pricing.get(key) is not None:
+            return f"{money(pricing[key])} per {unit}"
+    low, high = pricing.get("min"), pricing.get("max")
+    if low is not None and high is not None:
+        if low == high:
+            return f"{money(low)} per {unit}"
+        return f"{money(low)}–{money(high)} per {unit}"
+    return ", ".join(f"{key}: {value}" for key, value in pricing.items())
 
 
 def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
@@ -94,15 +144,28 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
 
 
 def _job_context(job: Job) -> dict[str, Any]:
-    images = list(job.images.all())
+    images = sorted(job.images.all(), key=lambda image: image.position)
+    inputs = [image for image in images if image.role == ImageRole.INPUT]
     return {
         "job": job,
-        "inputs": [image for image in images if image.role == ImageRole.INPUT],
+        "inputs": inputs,
+        "first_input": inputs[0] if inputs else None,
+        "elapsed": _elapsed(job),
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
         "results": [image for image in images if image.role == ImageRole.RESULT],
         "queue_position": selectors.queue_position(job=job),
     }
+
+
+def _elapsed(job: Job) -> dict[str, int | None]:
+    """Whole seconds the job has spent in its current wait, for the progress line."""
+    now = timezone.now()
+
+    def since(moment: Any) -> int | None:
+        return int((now - moment).total_seconds()) if moment else None
+
+    return {"queued": since(job.created), "running": since(job.started), "sent": since(job.sent)}
 
 
 @require_GET
@@ -117,8 +180,15 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """The live part of the job page; polling stops (286) once the job is final."""
     job = selectors.job_for_user(user=request.user, job_id=job_id)
-    response = render(request, "editor/job.html#job-status", _job_context(job))
+    context = _job_context(job)
+    response = render(request, "editor/job.html#job-status", context)
     if job.is_final:
+        # The last poll also refreshes the details (timings, usage, cost),
+        # which were rendered while the job was still on its way.
+        details = render_to_string(
+            "editor/_job_details.html", {**context, "swap_out_of_band": True}, request=request
+        )
+        response.content += details.encode()
         response.status_code = HttpResponseStopPolling.status_code
     return response
 
@@ -148,11 +218,168 @@ def image(request: HttpRequest, image_id: uuid.UUID, variant: str = "") -> HttpR
     )
 
 
+# --- History ---------------------------------------------------------------
+
+HISTORY_SELECTION_LIMIT = 500
+
+
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
-    page = selectors.history_page(user=request.user, cursor=request.GET.get("after"))
-    template = "editor/history.html#history-rows" if request.htmx else "editor/history.html"
-    return render(request, template, {"page": page})
+    """The user's jobs, filtered by the query string; htmx asks for the results
+    only (a filter change) or for the next rows only (load more)."""
+    models, providers = selectors.history_choices(user=request.user)
+    form = HistoryFilterForm(request.GET, models=models, providers=providers)
+    page, status = None, 200
+    if form.is_valid():
+        page = selectors.history_page(
+            user=request.user,
+            cursor=form.cleaned_data["after"] or None,
+            filters=form.history_filters(),
+        )
+    elif not request.htmx:
+        status = 400
+    context = {
+        "form": form,
+        "page": page,
+        "rows": _history_rows(page) if page else [],
+        "filtered": page is not None and form.history_filters().active,
+        "view": form.cleaned_data.get("view") or "grid",
+        "query": form.query_string(),
+        "grid_query": form.query_string(view="grid"),
+        "list_query": form.query_string(view="list"),
+    }
+    template = "editor/history.html"
+    if request.htmx and request.htmx.target == "load-more" and page is not None:
+        template += "#history-rows"
+    elif request.htmx:
+        template += "#history-results"
+    return render(request, template, context, status=status)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """What one history entry shows, ready to print: a page has many of them,
+    and plain values render several times faster than model lookups."""
+
+    id: str
+    url: str
+    thumbnail_url: str
+    prompt: str
+    status: str
+    status_label: str
+    kind_label: str
+    model: str
+    provider: str
+    cost: str
+    created_iso: str
+    created: str
+
+
+_PLACEHOLDER = uuid.UUID(int=0)
+
+
+def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
+    # Reverse once per page, not twice per row.
+    job_url = reverse("editor:job", args=[_PLACEHOLDER])
+    thumb_url = reverse("editor:image-variant", args=[_PLACEHOLDER, "thumb"])
+    rows = []
+    for job in page.jobs:
+        cover = page.covers.get(job.pk)
+        created = timezone.localtime(job.created)
+        rows.append(
+            HistoryRow(
+                id=str(job.pk),
+                url=job_url.replace(str(_PLACEHOLDER), str(job.pk)),
+                thumbnail_url=thumb_url.replace(str(_PLACEHOLDER), str(cover)) if cover else "",
+                prompt=job.prompt if len(job.prompt) <= 90 else job.prompt[:89].rstrip() + "…",
+                status=job.status,
+                status_label=job.get_status_display(),
+                kind_label=job.get_kind_display(),
+                model=job.model_label,
+                provider=job.provider_name,
+                cost="" if job.cost is None else "$" + f"{job.cost:.6f}".rstrip("0").rstrip("."),
+                created_iso=created.isoformat(),
+                created=created.strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    return rows
+
+
+@require_GET
+def history_storage(request: HttpRequest) -> HttpResponse:
+    """How much storage the user's history takes (loaded after the page: it
+    sums every file, which is the one cost that grows with the history)."""
+    used = selectors.storage_used(user=request.user)
+    return render(request, "editor/history.html#storage-used", {"storage_used": used})
+
+
+def _selected_job_ids(request: HttpRequest) -> list[uuid.UUID] | str:
+    """The UUIDs posted as ``jobs``, or a message saying what is wrong."""
+    raw = request.POST.getlist("jobs")
+    if not raw:
+        return "Select at least one job."
+    if len(raw) > HISTORY_SELECTION_LIMIT:
+        return f"Select at most {HISTORY_SELECTION_LIMIT} jobs at a time."
+    try:
+        return [uuid.UUID(value) for value in raw]
+    except ValueError:
+        return "The selection contains something that is not a job."
+
+
+@require_POST
+def history_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the selected jobs (the user's own only) with all their files."""
+    selected = _selected_job_ids(request)
+    if isinstance(selected, str):
+        return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
+    jobs = selectors.jobs_for_user(user=request.user, job_ids=selected)
+    for job in jobs:
+        services.job_delete(job=job)
+    deleted = len(jobs)
+    messages.success(request, f"Deleted {deleted} job{'' if deleted == 1 else 's'}.")
+    url = reverse("editor:history")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _zip_response(members: Iterable[media.ZipMember], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(media.zip_stream(members), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _zip_members(images: Iterable[JobImage], *, folders: bool) -> Iterator[media.ZipMember]:
+    for stored in images:
+        name = f"result-{stored.position + 1}.{stored.extension}"
+        if folders:
+            job = stored.job
+            name = f"{job.created:%Y%m%d-%H%M%S}-{str(job.pk)[:8]}/{name}"
+        yield media.ZipMember(name=name, image=stored)
+
+
+@require_GET
+def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """All results of one job as a ZIP, streamed."""
+    job = selectors.job_for_user(user=request.user, job_id=job_id)
+    images = selectors.result_images_for_user(user=request.user, job_ids=[job.pk])
+    return _zip_response(_zip_members(images, folders=False), f"darkroom-{job.pk}.zip")
+
+
+@require_POST
+def history_download(request: HttpRequest) -> HttpResponseBase:
+    """All results of the selected jobs as one ZIP, streamed, a folder per job."""
+    selected = _selected_job_ids(request)
+    if isinstance(selected, str):
+        return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
+    images = selectors.result_images_for_user(user=request.user, job_ids=selected)
+    if not images.exists():
+        return HttpResponse(
+            "None of the selected jobs has results to download.",
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")
 
 
 @login_not_required

@@ -45,7 +45,7 @@ def test_a_valid_edit_creates_a_job_and_queues_it_after_commit(
     assert [(image.width, image.height) for image in inputs] == [(64, 48), (10, 10)]
     assert len(callbacks) == 1
     # Stored under random names, never the upload's name.
-    names = [path.name for path in stored_files(media_dir)]
+    names = [name for image in inputs for name in (image.file.name, image.thumbnail.name)]
     assert names and not any("photo" in name for name in names)
 
 
@@ -237,3 +237,22 @@ def test_a_failed_storage_write_leaves_no_files(
     )
     assert response.status_code == 500
     assert_nothing_stored(media_dir)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_is_saved_even_when_the_broker_is_down(
+    alice_client: Client, offline_model: Any, monkeypatch: Any
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from editor import tasks
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("Connection refused")
+
+    monkeypatch.setattr(tasks.run_job, "delay", broker_down)
+    response = post(alice_client, offline_model, images=[upload(image_bytes())])
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/jobs/{job.pk}/"
+    assert job.status == "queued"
