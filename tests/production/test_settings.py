@@ -82,6 +82,18 @@ def test_postgresql_comes_from_database_url(tmp_path: Path) -> None:
     assert "transaction_mode" not in database.get("OPTIONS", {})
 
 
+def test_postgresql_pages_skip_parallel_workers_unless_the_url_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    default = settings_with(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+    assert default["database"]["OPTIONS"]["options"] == "-c max_parallel_workers_per_gather=0"
+    chosen = settings_with(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test?options=-c%20work_mem%3D64MB",
+    )
+    assert chosen["database"]["OPTIONS"]["options"] == "-c work_mem=64MB"
+
+
 def test_a_test_database_name_keeps_parallel_runs_apart(tmp_path: Path) -> None:
     config = settings_with(
         tmp_path,
