@@ -286,8 +286,11 @@ CELERY_TASK_DEFAULT_QUEUE = "darkroom"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 20 * 60)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 25 * 60)
+# Longer than a provider call (DARKROOM_PROVIDER_DEADLINE, 10 min) plus the
+# hour during which result downloads are retried before the provider's URLs
+# expire: a time limit must never cut off a result that was paid for.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 75 * 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 80 * 60)
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # When the broker connection drops, a running job keeps running: cancelling it

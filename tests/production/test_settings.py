@@ -94,6 +94,19 @@ def test_postgresql_pages_skip_parallel_workers_unless_the_url_says_otherwise(
     assert chosen["database"]["OPTIONS"]["options"] == "-c work_mem=64MB"
 
 
+def test_time_limits_leave_room_for_the_call_and_the_download_retries(tmp_path: Path) -> None:
+    from editor.providers.results import DEFAULT_URL_LIFETIME
+
+    config = settings_with(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+    soft = config["celery"]["CELERY_TASK_SOFT_TIME_LIMIT"]
+    hard = config["celery"]["CELERY_TASK_TIME_LIMIT"]
+    # A job may wait the whole provider deadline, then retry downloads until
+    # the result URLs expire; neither limit may cut that short.
+    assert soft > config["deadline"] + DEFAULT_URL_LIFETIME.total_seconds()
+    assert hard > soft
+    assert config["transport"]["visibility_timeout"] > hard
+
+
 def test_a_test_database_name_keeps_parallel_runs_apart(tmp_path: Path) -> None:
     config = settings_with(
         tmp_path,
