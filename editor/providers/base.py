@@ -8,7 +8,7 @@ or a ``ProviderError``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -136,9 +136,13 @@ class ProviderAdapter(abc.ABC):
     @abc.abstractmethod
     def generate(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult: ...
 
-    @abc.abstractmethod
+    # The models a table in our code describes, for kinds whose provider
+    # cannot describe its own; empty for kinds that list theirs.
+    model_table: ClassVar[Sequence[ModelSpec]] = ()
+
     def list_models(self) -> list[ModelSpec]:
         """The models this provider offers, with their capabilities."""
+        return list(self.model_table)
 
     @classmethod
     def known_models(cls) -> list[ModelSpec] | None:
@@ -147,7 +151,7 @@ class ProviderAdapter(abc.ABC):
         None for kinds whose models only the provider can list; setting up a
         provider of the other kinds then needs no network.
         """
-        return None
+        return list(cls.model_table) or None
 
     def results_from_response(
         self, payload: Mapping[str, Any], request: ImageRequest

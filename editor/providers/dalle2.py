@@ -61,12 +61,7 @@ class Dalle2Adapter(ProviderAdapter):
     kind = "dalle2"
     default_base_url = "https://api.openai.com/v1"
 
-    @classmethod
-    def known_models(cls) -> list[ModelSpec]:
-        return list(MODELS)
-
-    def list_models(self) -> list[ModelSpec]:
-        return list(MODELS)
+    model_table = MODELS
 
     def _check_prompt(self, request: ImageRequest) -> None:
         if len(request.prompt) > MAX_PROMPT:

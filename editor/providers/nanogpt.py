@@ -110,12 +110,7 @@ class NanoGPTAdapter(ProviderAdapter):
     kind = "nanogpt"
     default_base_url = "https://nano-gpt.com/api/v1"
 
-    @classmethod
-    def known_models(cls) -> list[ModelSpec]:
-        return list(MODELS)
-
-    def list_models(self) -> list[ModelSpec]:
-        return list(MODELS)
+    model_table = MODELS
 
     def _body(self, request: ImageRequest) -> dict[str, Any]:
         spec = next((m for m in MODELS if m.model_id == request.model_id), None)

@@ -95,9 +95,7 @@ class OpenAIAdapter(ProviderAdapter):
     kind = "openai"
     default_base_url = "https://api.openai.com/v1"
 
-    @classmethod
-    def known_models(cls) -> list[ModelSpec]:
-        return list(MODELS)
+    model_table = MODELS
 
     def list_models(self) -> list[ModelSpec]:
         """Our table, narrowed to what ``GET /models`` lists when it lists any of them."""
