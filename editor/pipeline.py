@@ -38,6 +38,7 @@ from editor.providers.base import (
     ProviderAdapter,
     ProviderError,
     ProviderResult,
+    ResultImage,
     SourceImage,
 )
 from editor.providers.registry import adapter_for
@@ -254,13 +255,7 @@ def _store_results(job: Job, result: ProviderResult) -> None:
     for position, image in enumerate(result.images):
         if position in stored:
             continue
-        try:
-            info = imaging.inspect_image(image.data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
-        except imaging.ImageRejectedError as exc:
-            raise ProviderError(
-                f"The provider sent back something that is not a usable image ({exc}).",
-                code="bad_result",
-            ) from exc
+        info = _result_info(image)
         image_store(
             job=job,
             role=ImageRole.RESULT,
@@ -294,6 +289,24 @@ def _store_results(job: Job, result: ProviderResult) -> None:
         notices=[*job.notices, *result.notices],
         result_deadline=result.result_deadline,
     )
+
+
+def _result_info(image: ResultImage) -> imaging.ImageInfo:
+    """What a result is, decoding it only if the adapter has not already."""
+    limit = settings.DARKROOM_MAX_IMAGE_PIXELS
+    try:
+        if image.info is None:
+            return imaging.inspect_image(image.data, max_pixels=limit)
+        if image.info.width * image.info.height > limit:
+            raise imaging.ImageRejectedError(
+                f"{image.info.width}×{image.info.height} pixels is over the limit"
+            )
+        return image.info
+    except imaging.ImageRejectedError as exc:
+        raise ProviderError(
+            f"The provider sent back something that is not a usable image ({exc}).",
+            code="bad_result",
+        ) from exc
 
 
 def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | None = None) -> None:

@@ -136,3 +136,56 @@ def test_a_disabled_model_fails_the_job(alice: Any, offline_model: Any) -> None:
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.error_code == "model_unavailable"
     assert Job.objects.count() == 1
+
+
+def test_a_result_the_adapter_already_decoded_is_not_decoded_again(
+    alice: Any, monkeypatch: Any
+) -> None:
+    from django.conf import settings
+
+    from editor import imaging
+    from editor.providers.base import ProviderResult, ResultImage
+
+    data = image_bytes(32, 32)
+    info = imaging.inspect_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+    job = make_job(user=alice)
+    monkeypatch.setattr(
+        OfflineAdapter,
+        "edit",
+        lambda *a, **k: ProviderResult(images=[ResultImage(data=data, info=info)]),
+    )
+    decoded: list[int] = []
+    real_inspect = imaging.inspect_image
+
+    def counting_inspect(raw: bytes, *, max_pixels: int) -> Any:
+        decoded.append(len(raw))
+        return real_inspect(raw, max_pixels=max_pixels)
+
+    monkeypatch.setattr(imaging, "inspect_image", counting_inspect)
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert len(data) not in decoded
+    assert job.images.get(role=ImageRole.RESULT).sha256 == info.sha256
+
+
+def test_a_decoded_result_over_the_pixel_limit_fails_the_job(
+    alice: Any, monkeypatch: Any, settings: Any
+) -> None:
+    from editor import imaging
+    from editor.providers.base import ProviderResult, ResultImage
+
+    data = image_bytes(32, 32)
+    info = imaging.inspect_image(data, max_pixels=10_000)
+    settings.DARKROOM_MAX_IMAGE_PIXELS = 1000
+    job = make_job(user=alice, images=[image_bytes(8, 8)])
+    monkeypatch.setattr(
+        OfflineAdapter,
+        "edit",
+        lambda *a, **k: ProviderResult(images=[ResultImage(data=data, info=info)]),
+    )
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "bad_result"
+    assert "32×32 pixels is over the limit" in job.error_message

@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
+from editor.imaging import ImageInfo
+
 
 @dataclass(frozen=True)
 class ProviderConfig:
@@ -57,6 +59,9 @@ class ImageRequest:
 class ResultImage:
     data: bytes
     source_url: str = ""
+    # Set when the adapter already decoded the bytes, so they are not
+    # decoded a second time before they are stored.
+    info: ImageInfo | None = None
 
 
 @dataclass

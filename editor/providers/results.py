@@ -40,7 +40,7 @@ DOWNLOAD_BACKOFF_MAX = 30.0
 MAX_REDIRECTS = 3
 
 
-def decode_b64(config: ProviderConfig, value: str, *, index: int) -> bytes:
+def decode_b64(config: ProviderConfig, value: str, *, index: int) -> ResultImage:
     text = value.split(",", 1)[1] if value.startswith("data:") else value
     if len(text) * 3 // 4 > MAX_RESULT_BYTES:
         raise _too_large_result(config, index)
@@ -66,11 +66,13 @@ def _too_large_result(config: ProviderConfig, index: int) -> ProviderError:
     )
 
 
-def check_image(config: ProviderConfig, data: bytes, *, index: int) -> bytes:
+def check_image(
+    config: ProviderConfig, data: bytes, *, index: int, source_url: str = ""
+) -> ResultImage:
     if len(data) > MAX_RESULT_BYTES:
         raise _too_large_result(config, index)
     try:
-        imaging.inspect_image(data, max_pixels=MAX_RESULT_PIXELS)
+        info = imaging.inspect_image(data, max_pixels=MAX_RESULT_PIXELS)
     except imaging.ImageRejectedError as exc:
         raise http.safe_error(
             config,
@@ -78,7 +80,7 @@ def check_image(config: ProviderConfig, data: bytes, *, index: int) -> bytes:
             code="bad_result",
             may_have_charged=True,
         ) from None
-    return data
+    return ResultImage(data=data, source_url=source_url, info=info)
 
 
 def data_items(config: ProviderConfig, payload: Any) -> list[dict[str, Any]]:
@@ -142,7 +144,7 @@ def _result_image(
 ) -> ResultImage:
     b64 = item.get("b64_json") or item.get("b64_ephemeral")
     if isinstance(b64, str) and b64:
-        return ResultImage(data=decode_b64(config, b64, index=index))
+        return decode_b64(config, b64, index=index)
     url = item.get("url")
     if not isinstance(url, str) or not url:
         raise http.safe_error(
@@ -152,9 +154,8 @@ def _result_image(
             may_have_charged=True,
         )
     if url.startswith("data:"):
-        return ResultImage(data=decode_b64(config, url, index=index))
-    data = download_result(config, url, deadline=url_deadline, index=index)
-    return ResultImage(data=data, source_url=url)
+        return decode_b64(config, url, index=index)
+    return download_result(config, url, deadline=url_deadline, index=index)
 
 
 def _host_allowed(config: ProviderConfig, host: str) -> bool:
@@ -206,7 +207,7 @@ class _TransientDownloadError(Exception):
 
 def download_result(
     config: ProviderConfig, url: str, *, deadline: datetime, index: int = 0
-) -> bytes:
+) -> ResultImage:
     """Fetch one result URL safely, retrying transient failures until ``deadline``.
 
     Only the download is retried here, never the paid call that made the URL.
@@ -215,7 +216,7 @@ def download_result(
     while True:
         attempt += 1
         try:
-            return check_image(config, _download_once(config, url), index=index)
+            return check_image(config, _download_once(config, url), index=index, source_url=url)
         except _TransientDownloadError as exc:
             reason = str(exc)
         pause = http.backoff(attempt, cap=DOWNLOAD_BACKOFF_MAX)
