@@ -28,7 +28,6 @@ class ImageInfo:
     width: int
     height: int
     format: str
-    mode: str
     bytes: int
     sha256: str
 
@@ -66,7 +65,6 @@ def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
                 width=width,
                 height=height,
                 format=str(image.format),
-                mode=image.mode,
                 bytes=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.test import Client
 
 from editor import pipeline
@@ -156,3 +157,37 @@ def test_the_price_reads_as_people_write_prices(offline_model: Any) -> None:
     for pricing, expected in cases:
         offline_model.pricing = pricing
         assert price_text(offline_model) == expected, pricing
+
+
+def test_it_does_not_decode_a_stored_image_again(
+    alice: Any, alice_client: Client, offline_model: Any, monkeypatch: Any
+) -> None:
+    from editor import imaging
+
+    result = finished_job(alice).images.get(role=ImageRole.RESULT)
+    with result.file.open("rb") as handle:
+        stored_bytes = handle.read()
+    decoded: list[bytes] = []
+    real_inspect = imaging.inspect_image
+
+    def counting_inspect(raw: bytes, *, max_pixels: int) -> Any:
+        decoded.append(raw)
+        return real_inspect(raw, max_pixels=max_pixels)
+
+    monkeypatch.setattr(imaging, "inspect_image", counting_inspect)
+    response = post_job(alice_client, offline_model, source_image=str(result.pk))
+    assert response.status_code == 302
+    assert stored_bytes not in decoded
+
+
+def test_it_refuses_a_stored_image_whose_file_changed(
+    alice: Any, alice_client: Client, offline_model: Any
+) -> None:
+    result = finished_job(alice).images.get(role=ImageRole.RESULT)
+    name = result.file.name
+    result.file.storage.delete(name)
+    result.file.storage.save(name, ContentFile(image_bytes(64, 48, colour=(1, 2, 3))))
+    response = post_job(alice_client, offline_model, source_image=str(result.pk))
+    assert response.status_code == 400
+    assert "has changed since it was saved" in response.content.decode()
+    assert Job.objects.count() == 1
