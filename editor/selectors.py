@@ -230,9 +230,9 @@ def history_choices(*, user: User) -> tuple[list[tuple[int, str]], list[str]]:
     return models, providers
 
 
-def jobs_for_user(*, user: User, job_ids: Iterable[uuid.UUID]) -> list[Job]:
+def jobs_for_user(*, user: User, job_ids: Iterable[uuid.UUID]) -> QuerySet[Job]:
     """The user's jobs among ``job_ids``; ids of other users' jobs are ignored."""
-    return list(Job.objects.filter(owner_id=user.pk, pk__in=list(job_ids)).order_by("-created"))
+    return Job.objects.filter(owner_id=user.pk, pk__in=list(job_ids))
 
 
 def result_images_for_user(*, user: User, job_ids: Iterable[uuid.UUID]) -> QuerySet[JobImage]:

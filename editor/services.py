@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from editor import crypto, imaging, search, tasks
@@ -128,14 +129,26 @@ def job_cancel(*, job: Job) -> bool:
 
 def job_delete(*, job: Job) -> None:
     """Delete a job and every file it stored."""
+    jobs_delete(jobs=Job.objects.filter(pk=job.pk))
+
+
+def jobs_delete(*, jobs: QuerySet[Job]) -> int:
+    """Delete ``jobs`` and every file they stored; returns how many jobs went.
+
+    One query finds the files and one cascade deletes the rows, however many
+    jobs are selected; the files go once the rows are surely gone.
+    """
     names = [
         name
-        for file_name, thumb_name in job.images.values_list("file", "thumbnail")
+        for file_name, thumb_name in JobImage.objects.filter(job__in=jobs).values_list(
+            "file", "thumbnail"
+        )
         for name in (file_name, thumb_name)
     ]
     with transaction.atomic():
-        job.delete()
+        _, deleted = jobs.delete()
         transaction.on_commit(lambda: files_delete(names))
+    return deleted.get(Job._meta.label, 0)
 
 
 # --- Providers ---------------------------------------------------------------

@@ -333,9 +333,7 @@ def history_delete(request: HttpRequest) -> HttpResponse:
     if isinstance(selected, str):
         return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
     jobs = selectors.jobs_for_user(user=request.user, job_ids=selected)
-    for job in jobs:
-        services.job_delete(job=job)
-    deleted = len(jobs)
+    deleted = services.jobs_delete(jobs=jobs)
     messages.success(request, f"Deleted {deleted} job{'' if deleted == 1 else 's'}.")
     url = reverse("editor:history")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

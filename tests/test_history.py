@@ -423,6 +423,22 @@ def test_selected_jobs_are_deleted_with_all_their_files(
     assert "Deleted 2 jobs." in alice_client.get("/history/").content.decode()
 
 
+def test_deleting_a_selection_costs_the_same_queries_for_two_jobs_or_ten(
+    alice: Any, alice_client: Client
+) -> None:
+    def delete_queries(count: int) -> int:
+        jobs = [make_job(user=alice) for _ in range(count)]
+        for job in jobs:
+            add_result(job)
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.post("/history/delete/", {"jobs": [str(j.pk) for j in jobs]})
+        assert response.status_code == 302
+        assert not Job.objects.filter(pk__in=[job.pk for job in jobs]).exists()
+        return len(queries)
+
+    assert delete_queries(2) == delete_queries(10)
+
+
 def test_another_user_cannot_delete_by_selection(
     alice: Any, bob_client: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
