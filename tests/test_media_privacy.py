@@ -3,13 +3,7 @@ visitor; files served through nginx (X-Accel-Redirect) or S3 (presigned URLs).""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +21,7 @@ from editor.models import ImageRole, Job, JobImage
 from tests.factories import make_job
 from tests.images import image_bytes, mask_bytes
 from tests.media_helpers import body_of, is_presigned_redirect, stored
+from tests.services import MotoS3
 
 MARKER = "zanzibar-quokka-marker"
 
@@ -275,48 +270,15 @@ def test_behind_nginx_the_owner_gets_an_internal_redirect(
 # --- S3: presigned URLs ------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def moto_server_command() -> str | None:
-    beside_python = Path(sys.executable).parent / "moto_server"
-    return str(beside_python) if beside_python.exists() else shutil.which("moto_server")
-
-
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's standalone S3 server on a free loopback port."""
-    command = moto_server_command()
-    if command is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("moto_server is missing (install the dev group: moto[server])")
-        pytest.skip("moto_server is not installed (dev dependency moto[server])")
-    port = free_port()
-    process = subprocess.Popen(
-        [command, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
+    server = MotoS3(tmp_path_factory.mktemp("moto"))
+    server.start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(endpoint, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    if os.environ.get("CI") == "true":
-                        pytest.fail("moto_server did not start")
-                    pytest.skip("moto_server did not start")
-                time.sleep(0.1)
-        yield endpoint
+        yield server.endpoint
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ import pytest
 from editor import pipeline, tasks
 from editor.models import ImageRole, Job, JobStatus
 from tests.factories import make_job
-from tests.production.conftest import CountingImageAPI, RedisServer, wait_until
+from tests.production.conftest import CountingImageAPI, RedisServer
+from tests.services import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.services]
 
