@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from editor import media, services
+from editor import catalog, media, pricing
 from editor.models import ImageModel, Job, JobImage, Provider
+from editor.parameters import DEFAULT_LIMITS, PARAMETERS, SIZE
 from editor.providers.base import ProviderError
 
 
@@ -23,6 +24,12 @@ class ProviderForm(forms.ModelForm[Provider]):
         label="API key",
         widget=forms.PasswordInput(render_value=False),
         help_text="Leave empty to keep the current key.",
+    )
+    add_models = forms.CharField(
+        required=False,
+        label="Add models by id",
+        help_text="Comma-separated ids, listed by the provider or not (e.g. a model the router "
+        "added last week). Unknown ids start with safe defaults: edit them below.",
     )
 
     class Meta:
@@ -45,19 +52,28 @@ class ProviderForm(forms.ModelForm[Provider]):
             provider.save()
         return provider
 
+    def model_ids_to_add(self) -> list[str]:
+        text = self.cleaned_data.get("add_models") or ""
+        return [model_id.strip() for model_id in text.split(",") if model_id.strip()]
+
 
 class ImageModelInline(admin.TabularInline[ImageModel, Provider]):
     model = ImageModel
     extra = 0
-    fields = [
-        "model_id",
-        "label",
-        "enabled",
-        "can_edit",
-        "can_generate",
-        "supports_mask",
-        "max_images",
-    ]
+    # Capabilities are edited on the model's own page; models are added by id
+    # through the provider form, so they get the listing's facts.
+    fields = ["model_id", "label", "enabled", "listed", "retired_reason"]
+    readonly_fields = ["model_id", "label", "listed", "retired_reason"]
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _report(model_admin: admin.ModelAdmin[Any], request: HttpRequest, report: Any) -> None:
+    model_admin.message_user(request, report.summary())
+    for warning in report.warnings:
+        model_admin.message_user(request, warning, level=messages.WARNING)
 
 
 @admin.register(Provider)
@@ -71,33 +87,229 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
     def sync_models(self, request: HttpRequest, queryset: Any) -> None:
         for provider in queryset:
             try:
-                models = services.provider_sync_models(provider=provider)
+                report = catalog.provider_sync_models(provider=provider)
             except ProviderError as error:
                 # The message never carries the key (see providers.http).
                 self.message_user(
                     request, f"{provider.name}: {error.message}", level=messages.ERROR
                 )
             else:
-                self.message_user(request, f"{provider.name}: {len(models)} model(s) synced.")
+                _report(self, request, report)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if model_ids := form.model_ids_to_add():
+            report = catalog.provider_add_models(provider=form.instance, model_ids=model_ids)
+            _report(self, request, report)
 
     @admin.display(boolean=True, description="API key set")
     def has_api_key(self, provider: Provider) -> bool:
         return bool(provider.api_key_encrypted)
 
 
+class ImageModelForm(forms.ModelForm[ImageModel]):
+    """A model's capabilities as the operator sets them; what they change is
+    kept through later syncs."""
+
+    sizes = forms.CharField(
+        required=False,
+        help_text="Comma-separated sizes the form offers (WxH or auto). Empty: no size field.",
+    )
+    shown_parameters = forms.MultipleChoiceField(
+        required=False,
+        label="Parameters shown",
+        choices=[(name, definition.label) for name, definition in PARAMETERS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Which parameters the editor offers for this model. Limits are in "
+        "“parameters” below.",
+    )
+
+    class Meta:
+        model = ImageModel
+        fields = [
+            "label",
+            "enabled",
+            "can_edit",
+            "can_generate",
+            "supports_mask",
+            "max_images",
+            "max_prompt_length",
+            "parameters",
+            "pricing",
+        ]
+        help_texts = {
+            "parameters": 'Each parameter\'s limits, e.g. {"n": {"min": 1, "max": 4}}.',
+            "pricing": 'e.g. {"per_image": "0.04"}, {"per_image_by_size": '
+            '{"1024x1024": "0.04"}} or {"tokens": "gpt-image-2"}.',
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.parameters or {}
+        self.fields["shown_parameters"].initial = [name for name in current if name in PARAMETERS]
+        self.fields["sizes"].initial = ", ".join(current.get("size", {}).get("choices", []))
+
+    def clean_sizes(self) -> list[str]:
+        sizes = [size.strip().lower() for size in self.cleaned_data["sizes"].split(",")]
+        sizes = [size for size in sizes if size]
+        wrong = [size for size in sizes if size != "auto" and not SIZE.match(size)]
+        if wrong:
+            raise forms.ValidationError(f"Write sizes as WxH or auto, not: {', '.join(wrong)}.")
+        return sizes
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean() or {}
+        limits = dict(cleaned.get("parameters") or {})
+        shown = set(cleaned.get("shown_parameters") or [])
+        limits = {name: value for name, value in limits.items() if name in shown}
+        for name in shown - set(limits):
+            limits[name] = dict(DEFAULT_LIMITS[name])
+        sizes = cleaned.get("sizes") or []
+        if sizes:
+            size = dict(limits.get("size") or DEFAULT_LIMITS["size"])
+            size["choices"] = sizes
+            if size.get("default") not in sizes:
+                size["default"] = sizes[0]
+            limits["size"] = size
+        elif "sizes" in self.changed_data:
+            limits.pop("size", None)
+        cleaned["parameters"] = limits
+        return cleaned
+
+    def save(self, commit: bool = True) -> ImageModel:
+        model = super().save(commit=False)
+        # What the operator set here is theirs: a sync will not undo it.
+        edited = [name for name in ImageModel.CAPABILITY_FIELDS if name in self.changed_data]
+        if "sizes" in self.changed_data or "shown_parameters" in self.changed_data:
+            edited.append("parameters")
+        model.operator_overrides = sorted({*(model.operator_overrides or []), *edited})
+        if commit:
+            model.save()
+        return model
+
+
+class ImageModelAddForm(forms.ModelForm[ImageModel]):
+    class Meta:
+        model = ImageModel
+        fields = ["provider", "model_id"]
+        help_texts = {
+            "model_id": "Any id the provider serves, listed or not. Its capabilities come "
+            "from the provider's listing, Darkroom's knowledge or safe defaults; edit them next."
+        }
+
+
 @admin.register(ImageModel)
 class ImageModelAdmin(admin.ModelAdmin[ImageModel]):
+    form = ImageModelForm
     list_display = [
         "label",
         "model_id",
         "provider",
         "enabled",
+        "offered",
         "can_edit",
-        "can_generate",
         "supports_mask",
+        "max_images",
+        "price",
+        "listed",
     ]
-    list_filter = ["provider", "enabled", "can_edit", "can_generate"]
+    list_filter = ["provider", "enabled", "can_edit", "can_generate", "listed"]
     search_fields = ["label", "model_id"]
+    actions = ["reset_to_provider"]
+    readonly_fields = [
+        "provider",
+        "model_id",
+        "listed",
+        "added_by_operator",
+        "retired_reason",
+        "synced",
+        "operator_overrides",
+    ]
+    fieldsets = [
+        (None, {"fields": ["provider", "model_id", "label", "enabled"]}),
+        (
+            "What it can do",
+            {
+                "fields": [
+                    "can_edit",
+                    "can_generate",
+                    "supports_mask",
+                    "max_images",
+                    "max_prompt_length",
+                    "sizes",
+                    "shown_parameters",
+                    "parameters",
+                    "pricing",
+                ]
+            },
+        ),
+        (
+            "From the provider",
+            {
+                "fields": [
+                    "listed",
+                    "added_by_operator",
+                    "retired_reason",
+                    "synced",
+                    "operator_overrides",
+                ]
+            },
+        ),
+    ]
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: ImageModel | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[ImageModel]]:
+        if obj is None:
+            kwargs["form"] = ImageModelAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return [(None, {"fields": ["provider", "model_id"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: ImageModel, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        report = catalog.provider_add_models(provider=obj.provider, model_ids=[obj.model_id])
+        # The admin goes on to the saved row: hand it the one just made.
+        added = ImageModel.objects.get(provider=obj.provider, model_id=obj.model_id)
+        obj.pk = added.pk
+        obj.refresh_from_db()
+        _report(self, request, report)
+
+    @admin.action(description="Forget my edits and take the provider's values again")
+    def reset_to_provider(self, request: HttpRequest, queryset: Any) -> None:
+        for provider in Provider.objects.filter(models__in=queryset).distinct():
+            model_ids = list(queryset.filter(provider=provider).values_list("model_id", flat=True))
+            try:
+                report = catalog.models_reset(provider=provider, model_ids=model_ids)
+            except ProviderError as error:
+                self.message_user(
+                    request, f"{provider.name}: {error.message}", level=messages.ERROR
+                )
+            else:
+                _report(self, request, report)
+
+    @admin.display(boolean=True, description="Offered to users")
+    def offered(self, model: ImageModel) -> bool:
+        return model.is_usable
+
+    @admin.display(description="Price")
+    def price(self, model: ImageModel) -> str:
+        return pricing.price_summary(model.pricing)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("provider")
 
 
 class JobImageInline(admin.TabularInline[JobImage, Job]):

@@ -7,7 +7,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_providers(sender: AppConfig, **kwargs: Any) -> None:
-    from editor.services import providers_ensure_defaults
+    from editor.catalog import providers_ensure_defaults
 
     providers_ensure_defaults()
 

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from editor import imaging, parameters, search, selectors
+from editor import imaging, parameters, pricing, search, selectors
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobKind, JobStatus
 
 
@@ -165,7 +165,13 @@ class JobForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "make it black and white"}),
     )
     image_model = ModelChoiceWithProvider(
-        queryset=ImageModel.objects.none(), label="Model", empty_label=None
+        queryset=ImageModel.objects.none(),
+        label="Model",
+        empty_label=None,
+        error_messages={
+            "invalid_choice": "That model is not available: it may have been switched off or "
+            "removed since the page was loaded. Choose another model.",
+        },
     )
     source_mask = forms.UUIDField(required=False, widget=forms.HiddenInput)
     parent = forms.UUIDField(required=False, widget=forms.HiddenInput)
@@ -179,7 +185,11 @@ class JobForm(forms.Form):
         field.queryset = ImageModel.objects.usable().order_by("provider__name", "label")
         self.selected_model = self._selected_model(field.queryset)
         if self.selected_model is not None:
-            self.fields.update(parameters.form_fields(self.selected_model.parameters))
+            self.fields.update(
+                parameters.form_fields(
+                    self.selected_model.parameters, model_label=self.selected_model.label
+                )
+            )
             # The editor shows a parameter only in the modes (edit, generate) it applies to.
             for name, limits in self.selected_model.parameters.items():
                 if name in self.fields and limits.get("modes"):
@@ -196,7 +206,9 @@ class JobForm(forms.Form):
                 return queryset.get(pk=key)
             except (ImageModel.DoesNotExist, ValueError, TypeError):
                 return None
-        return queryset.first()
+        if self.is_bound:
+            return None
+        return selectors.default_model(user=self.user, models=list(queryset))
 
     @property
     def parameter_fields(self) -> list[forms.BoundField]:
@@ -377,6 +389,43 @@ class JobForm(forms.Form):
     def job_parameters(self) -> dict[str, Any]:
         model = self.cleaned_data["image_model"]
         return parameters.clean_values(self.cleaned_data, self.mode_parameters(model))
+
+    def estimate(self) -> pricing.Estimate | None:
+        """What the validated job should cost."""
+        return pricing.estimate(
+            pricing=self.cleaned_data["image_model"].pricing,
+            params=self.job_parameters(),
+            input_images=len(self.validated_images),
+            prompt=self.cleaned_data["prompt"],
+        )
+
+
+def estimate_for(
+    *, model: ImageModel, values: Any, input_images: int, prompt_length: int = 0
+) -> pricing.Estimate | None:
+    """The editor's live estimate, from the fields as they stand (unsent).
+
+    A field that does not validate yet (half-typed) counts as its default.
+    """
+    mode = JobKind.EDIT if input_images else JobKind.GENERATE
+    limits = {
+        name: spec
+        for name, spec in model.parameters.items()
+        if mode in spec.get("modes", [JobKind.EDIT, JobKind.GENERATE])
+    }
+    fields = parameters.form_fields(limits, model_label=model.label)
+    cleaned: dict[str, Any] = {}
+    for name, field in fields.items():
+        try:
+            cleaned[name] = field.clean(values.get(name))
+        except forms.ValidationError:
+            cleaned[name] = None
+    return pricing.estimate(
+        pricing=model.pricing,
+        params=parameters.clean_values(cleaned, limits),
+        input_images=input_images,
+        prompt="x" * max(0, prompt_length),
+    )
 
 
 class SignupForm(UserCreationForm[User]):

@@ -75,7 +75,10 @@ class Provider(models.Model):
 
 class ImageModelQuerySet(models.QuerySet["ImageModel"]):
     def usable(self) -> ImageModelQuerySet:
-        return self.filter(enabled=True, provider__enabled=True).select_related("provider")
+        """Models users may run: switched on, still offered by an enabled provider."""
+        return self.filter(enabled=True, retired_reason="", provider__enabled=True).select_related(
+            "provider"
+        )
 
 
 class ImageModel(models.Model):
@@ -84,7 +87,23 @@ class ImageModel(models.Model):
     ``parameters`` maps a parameter name (see ``editor.parameters``) to the
     constraints this model accepts, e.g. ``{"n": {"min": 1, "max": 10}}``.
     A parameter absent from the map is not supported by the model.
+
+    Capabilities come from the provider's listing where it has one, our
+    knowledge where it does not say, and the operator's edits above both:
+    a field named in ``operator_overrides`` is never changed by a sync.
     """
+
+    # The fields an operator may edit, which a sync then leaves alone.
+    CAPABILITY_FIELDS = (
+        "label",
+        "can_edit",
+        "can_generate",
+        "supports_mask",
+        "max_images",
+        "max_prompt_length",
+        "parameters",
+        "pricing",
+    )
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
     model_id = models.CharField(max_length=200)
@@ -98,6 +117,15 @@ class ImageModel(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     pricing = models.JSONField(default=dict, blank=True)
     synced = models.DateTimeField(null=True, blank=True)
+    # Whether the provider's listing named it at the last sync; None for kinds
+    # without a listing.
+    listed = models.BooleanField(null=True, blank=True)
+    # Added by id by an operator: kept when the provider does not list it.
+    added_by_operator = models.BooleanField(default=False)
+    # Set when the provider stopped offering it; users are not offered it and
+    # past jobs keep their link.
+    retired_reason = models.CharField(max_length=300, blank=True)
+    operator_overrides = models.JSONField(default=list, blank=True)
 
     objects = ImageModelQuerySet.as_manager()
 
@@ -117,6 +145,10 @@ class ImageModel(models.Model):
         if self.provider.kind == ProviderKind.OFFLINE:
             return self.label
         return f"{self.label} ({self.provider.name})"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.enabled and not self.retired_reason and self.provider.enabled
 
 
 class JobStatus(models.TextChoices):
@@ -145,6 +177,12 @@ class JobStage(models.TextChoices):
 class JobKind(models.TextChoices):
     EDIT = "edit", "Edit"
     GENERATE = "generate", "Generate"
+
+
+class CostSource(models.TextChoices):
+    PROVIDER = "provider", "reported by the provider"
+    USAGE = "usage", "computed from token usage"
+    LIST_PRICE = "list_price", "at the list price"
 
 
 class Job(models.Model):
@@ -182,7 +220,10 @@ class Job(models.Model):
     error_detail = models.JSONField(default=dict, blank=True)
 
     usage = models.JSONField(default=dict, blank=True)
+    # What the run was expected to cost when it was submitted (None: unknown).
+    estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cost_source = models.CharField(max_length=12, choices=CostSource.choices, blank=True)
     # What Darkroom did to fit the provider ("padded to a square", "mask: white
     # marks the area"), shown to the user beside the job.
     notices = models.JSONField(default=list, blank=True)

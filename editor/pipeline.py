@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -30,9 +31,17 @@ from django.db import DatabaseError, connections
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from editor import imaging
+from editor import imaging, parameters, pricing
 from editor.media import image_store
-from editor.models import ImageRole, Job, JobKind, JobStage, JobStatus
+from editor.models import (
+    CostSource,
+    ImageModel,
+    ImageRole,
+    Job,
+    JobKind,
+    JobStage,
+    JobStatus,
+)
 from editor.providers.base import (
     ImageRequest,
     ProviderAdapter,
@@ -191,7 +200,7 @@ def _heartbeat(job: Job) -> Iterator[None]:
 
 def _results_for(job: Job) -> ProviderResult:
     model = job.image_model
-    if model is None or not model.enabled or not model.provider.enabled:
+    if model is None or not model.is_usable:
         raise ProviderError(
             f"The model “{job.model_label}” is no longer available.", code="model_unavailable"
         )
@@ -203,7 +212,34 @@ def _results_for(job: Job) -> ProviderResult:
         return adapter.results_from_response(job.provider_response, request)
     if job.sent is not None:
         raise ProviderError(MAY_HAVE_CHARGED, code="interrupted_after_sending")
+    _check_still_allowed(job, model, request)
     return _call_provider(adapter, job, request)
+
+
+def _check_still_allowed(job: Job, model: ImageModel, request: ImageRequest) -> None:
+    """Refuse, before anything is paid, what the model no longer takes.
+
+    The form checked the job against the model when it was submitted; an
+    operator's edit or a sync since may have narrowed what the model takes.
+    """
+    problems = parameters.check_values(job.params, model.parameters, model_label=model.label)
+    if request.images and not model.can_edit:
+        problems.append(f"{model.label} does not edit images.")
+    if len(request.images) > model.max_images:
+        problems.append(f"{model.label} takes at most {model.max_images} image(s).")
+    if request.mask is not None and not model.supports_mask:
+        problems.append(f"{model.label} does not take a mask.")
+    if len(request.prompt) > model.max_prompt_length:
+        problems.append(
+            f"{model.label} takes prompts of at most {model.max_prompt_length} characters."
+        )
+    if problems:
+        raise ProviderError(
+            f"This job asks for what {model.label} does not take (the model may have changed "
+            "since the job was submitted), so nothing was sent: " + " ".join(problems),
+            code="not_supported",
+            detail={"problems": problems},
+        )
 
 
 def _call_provider(adapter: ProviderAdapter, job: Job, request: ImageRequest) -> ProviderResult:
@@ -277,6 +313,7 @@ def _store_results(job: Job, result: ProviderResult) -> None:
             thumbnail=True,
         )
     now = timezone.now()
+    cost, cost_source = _cost_of(job, result)
     # Only a job still running turns succeeded: a job canceled meanwhile keeps
     # its (paid-for) results but stays canceled.
     _running(job).update(
@@ -285,10 +322,27 @@ def _store_results(job: Job, result: ProviderResult) -> None:
         finished=now,
         heartbeat=now,
         usage=result.usage,
-        cost=result.cost,
+        cost=cost,
+        cost_source=cost_source,
         notices=[*job.notices, *result.notices],
         result_deadline=result.result_deadline,
     )
+
+
+def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:
+    """What the run cost: as the provider reported it, else from its token
+    usage, else at the list price when that is exact; None when unknown."""
+    if result.cost is not None:
+        return result.cost, CostSource.PROVIDER
+    model_pricing = job.image_model.pricing if job.image_model else {}
+    if (cost := pricing.cost_from_usage(pricing=model_pricing, usage=result.usage)) is not None:
+        return cost, CostSource.USAGE
+    listed = pricing.list_price(
+        pricing=model_pricing, params={**job.params, "n": len(result.images)}
+    )
+    if listed is not None:
+        return listed, CostSource.LIST_PRICE
+    return None, ""
 
 
 def _result_info(image: ResultImage) -> imaging.ImageInfo:

@@ -8,13 +8,24 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
+from django.db.models.functions import TruncMonth
 from django.http import Http404
 
-from editor.models import ImageRole, Job, JobImage, JobStatus, JobWord, Provider
+from editor.models import (
+    ImageModel,
+    ImageRole,
+    Job,
+    JobImage,
+    JobStatus,
+    JobWord,
+    Provider,
+    ProviderKind,
+)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -39,6 +50,39 @@ def image_for_user(*, user: User, image_id: uuid.UUID | str) -> JobImage:
         return JobImage.objects.get(pk=image_id, job__owner_id=user.pk)
     except (JobImage.DoesNotExist, ValueError):
         raise Http404("No such image.") from None
+
+
+def default_model(*, user: User | None, models: Sequence[ImageModel]) -> ImageModel | None:
+    """The model the editor opens on: the user's last one while it is still
+    offered, else the most capable one (the demo only when nothing else is)."""
+    if not models:
+        return None
+    if user is not None and user.is_authenticated:
+        last = (
+            Job.objects.filter(owner_id=user.pk)
+            .order_by("-created", "-id")
+            .values_list("image_model_id", flat=True)
+            .first()
+        )
+        chosen = next((model for model in models if model.pk == last), None)
+        if chosen is not None:
+            return chosen
+    return max(models, key=_capability_rank)
+
+
+def _capability_rank(model: ImageModel) -> tuple[bool, bool, bool, bool, int, bool, int, bool]:
+    size = (model.parameters or {}).get("size") or {}
+    return (
+        model.provider.kind != ProviderKind.OFFLINE,
+        model.can_edit and model.supports_mask,
+        model.can_edit,
+        model.can_generate,
+        model.max_images,
+        # Any size within rules, then the most sizes: the newer models.
+        bool(size.get("custom")),
+        len(size.get("choices") or []),
+        bool(model.pricing),
+    )
 
 
 def queue_position(*, job: Job) -> int | None:
@@ -164,6 +208,7 @@ HISTORY_COLUMNS = (
     "model_label",
     "provider_name",
     "cost",
+    "estimated_cost",
 )
 
 
@@ -254,6 +299,19 @@ def storage_used(*, user: User) -> int:
     """
     total = Job.objects.filter(owner_id=user.pk).aggregate(total=Sum("stored_bytes"))["total"]
     return int(total or 0)
+
+
+def monthly_spend(*, user: User, since: datetime) -> list[tuple[datetime, Decimal, int]]:
+    """(month, total cost, jobs with a cost) for each month since ``since``,
+    newest first, in the current time zone."""
+    rows = (
+        Job.objects.filter(owner_id=user.pk, created__gte=since, cost__isnull=False)
+        .annotate(month=TruncMonth("created"))
+        .values("month")
+        .annotate(total=Sum("cost"), jobs=Count("id"))
+        .order_by("-month")
+    )
+    return [(row["month"], row["total"], row["jobs"]) for row in rows]
 
 
 def job_lineage(*, job: Job) -> tuple[Job | None, list[Job]]:

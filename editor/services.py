@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from editor import crypto, imaging, search, tasks
+from editor import imaging, search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
@@ -24,11 +25,7 @@ from editor.models import (
     JobKind,
     JobStage,
     JobStatus,
-    Provider,
-    ProviderKind,
 )
-from editor.providers.base import ModelSpec, ProviderError
-from editor.providers.registry import adapter_class, adapter_for
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +39,7 @@ def job_create(
     images: Sequence[ValidatedImage],
     mask: ValidatedMask | None = None,
     parent: Job | None = None,
+    estimated_cost: Decimal | None = None,
 ) -> Job:
     """Store a validated job with its files and queue it once committed.
 
@@ -60,6 +58,7 @@ def job_create(
                 prompt=prompt,
                 params=params,
                 parent=parent,
+                estimated_cost=estimated_cost,
             )
             search.jobs_index([job])
             for position, image in enumerate(images):
@@ -149,117 +148,3 @@ def jobs_delete(*, jobs: QuerySet[Job]) -> int:
         _, deleted = jobs.delete()
         transaction.on_commit(lambda: files_delete(names))
     return deleted.get(Job._meta.label, 0)
-
-
-# --- Providers ---------------------------------------------------------------
-
-
-def provider_create(
-    *,
-    name: str,
-    kind: str,
-    base_url: str = "",
-    api_key: str = "",
-    model_ids: Sequence[str] = (),
-    sync: bool = True,
-) -> Provider:
-    adapter = adapter_class(kind)
-    if adapter.needs_api_key and not api_key:
-        raise ValueError(f"A {kind} provider needs an API key.")
-    provider = Provider(name=name, kind=kind, base_url=base_url or adapter.default_base_url)
-    provider.api_key = api_key
-    provider.full_clean()
-    with transaction.atomic():
-        provider.save()
-        if sync:
-            provider_sync_models(provider=provider, only=model_ids)
-    return provider
-
-
-def provider_sync_models(
-    *, provider: Provider, only: Sequence[str] = (), offline: bool = False
-) -> list[ImageModel]:
-    """Create or update the provider's models from what it reports.
-
-    ``only`` limits the sync to those model ids; models the provider no longer
-    lists are disabled, not deleted, so past jobs keep their link. With
-    ``offline``, kinds whose models come from our own tables are set up from
-    them without calling the provider.
-    """
-    known = adapter_class(provider.kind).known_models() if offline else None
-    specs = known if known is not None else adapter_for(provider.config()).list_models()
-    if only:
-        specs = [spec for spec in specs if spec.model_id in set(only)]
-        missing = set(only) - {spec.model_id for spec in specs}
-        if missing:
-            raise ValueError(f"{provider.name} does not offer: {', '.join(sorted(missing))}.")
-    now = timezone.now()
-    synced = [_model_upsert(provider=provider, spec=spec, now=now) for spec in specs]
-    if not only:
-        provider.models.exclude(pk__in=[model.pk for model in synced]).update(enabled=False)
-    return synced
-
-
-def _model_upsert(*, provider: Provider, spec: ModelSpec, now: Any) -> ImageModel:
-    model, _ = ImageModel.objects.update_or_create(
-        provider=provider,
-        model_id=spec.model_id,
-        defaults={
-            "label": spec.label,
-            "can_edit": spec.can_edit,
-            "can_generate": spec.can_generate,
-            "supports_mask": spec.supports_mask,
-            "max_images": spec.max_images,
-            "max_prompt_length": spec.max_prompt_length,
-            "parameters": spec.parameters,
-            "pricing": spec.pricing,
-            "synced": now,
-            "enabled": True,
-        },
-    )
-    return model
-
-
-def providers_ensure_defaults() -> None:
-    """Make sure the offline demo provider exists, and the providers the
-    environment asks for (``OPENAI_API_KEY`` and friends, see the README).
-
-    Runs after every migrate, so it must not fail: kinds whose models come
-    from our tables need no network; ImageRouter's models are synced when the
-    router answers and can be synced later with ``providers sync``.
-    """
-    if not Provider.objects.filter(kind=ProviderKind.OFFLINE).exists():
-        provider_create(name="offline", kind=ProviderKind.OFFLINE)
-    for kind, values in settings.DARKROOM_ENV_PROVIDERS.items():
-        if values.get("api_key") and (values.get("base_url") or kind != ProviderKind.DALLE2):
-            provider_from_environment(
-                kind=kind, api_key=values["api_key"], base_url=values.get("base_url", "")
-            )
-
-
-def provider_from_environment(*, kind: str, api_key: str, base_url: str = "") -> Provider:
-    """Create (or update the key and address of) the provider named after ``kind``."""
-    base_url = base_url or adapter_class(kind).default_base_url
-    provider = Provider.objects.filter(name=kind).first()
-    if provider is None:
-        provider = provider_create(
-            name=kind, kind=kind, base_url=base_url, api_key=api_key, sync=False
-        )
-    elif _readable_key(provider) != api_key or provider.base_url != base_url:
-        provider.api_key = api_key
-        provider.base_url = base_url
-        provider.save(update_fields=["api_key_encrypted", "base_url"])
-    try:
-        provider_sync_models(provider=provider, offline=True)
-    except ProviderError as error:
-        # No network at startup must not stop the app; the models can be
-        # synced later, and the error message never carries the key.
-        logger.warning("Could not sync the models of %s: %s", provider.name, error.message)
-    return provider
-
-
-def _readable_key(provider: Provider) -> str:
-    try:
-        return provider.api_key
-    except crypto.UnreadableSecretError:
-        return ""

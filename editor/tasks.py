@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from editor import pipeline
+from editor import catalog, pipeline
 
 
 @shared_task(name="editor.run_job", ignore_result=True)
@@ -20,3 +20,9 @@ def enqueue_job(job_id: str) -> None:
 def recover_jobs() -> dict[str, int]:
     """The periodic sweep (Celery beat): settle jobs of dead workers and lost messages."""
     return dict(pipeline.jobs_recover(enqueue=enqueue_job))
+
+
+@shared_task(name="editor.sync_providers", ignore_result=True)
+def sync_providers() -> list[str]:
+    """Refresh every provider's models from its listing (at worker start and periodically)."""
+    return [report.summary() for report in catalog.providers_sync_all()]

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -23,9 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 
-from editor import media, selectors, services
-from editor.forms import HistoryFilterForm, JobForm, SignupForm, prefill
-from editor.models import ImageModel, ImageRole, Job, JobImage
+from editor import media, pricing, selectors, services
+from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
+from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -40,6 +41,7 @@ def editor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = JobForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
+            estimate = form.estimate()
             job = services.job_create(
                 user=request.user,
                 image_model=form.cleaned_data["image_model"],
@@ -48,6 +50,7 @@ def editor(request: HttpRequest) -> HttpResponse:
                 images=form.validated_images,
                 mask=form.validated_mask,
                 parent=form.cleaned_data.get("parent"),
+                estimated_cost=estimate.amount if estimate else None,
             )
             url = reverse("editor:job", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -56,9 +59,18 @@ def editor(request: HttpRequest) -> HttpResponse:
         form = JobForm(initial=prefill(user=request.user, query=request.GET), user=request.user)
         status = 200
     template = "editor/editor.html#job-form" if request.htmx else "editor/editor.html"
+    model = form.selected_model
+    estimate = (
+        estimate_for(model=model, values=form.data, input_images=len(form.source_items))
+        if model is not None
+        else None
+    )
     context = {
         "form": form,
-        "price": price_text(form.selected_model),
+        "picker": model_picker(form),
+        "estimate": pricing.format_estimate(estimate),
+        "model": model,
+        "price": _price(model),
         "limits": _upload_limits(),
         "pick_model": bool(request.GET.get("pick_model")),
     }
@@ -73,40 +85,105 @@ def _upload_limits() -> dict[str, int]:
     }
 
 
+@dataclass(frozen=True)
+class ModelOption:
+    """One model in the picker: what it can do and costs, in words."""
+
+    pk: int
+    label: str
+    provider: str
+    selected: bool
+    can_edit: bool
+    can_generate: bool
+    supports_mask: bool
+    max_images: int
+    max_prompt_length: int
+    price: str
+
+    @property
+    def abilities(self) -> str:
+        can = []
+        if self.can_edit:
+            can.append("edits")
+            if self.supports_mask:
+                can.append("mask")
+            if self.max_images > 1:
+                can.append(f"up to {self.max_images} images")
+        if self.can_generate:
+            can.append("generates")
+        return ", ".join(can)
+
+    @property
+    def text(self) -> str:
+        """The option as plain text (no script): label, abilities, price."""
+        return " · ".join(part for part in (self.label, self.abilities, self.price) if part)
+
+
+def model_picker(form: JobForm) -> list[tuple[str, list[ModelOption]]]:
+    """The models the user may pick, grouped by provider, the demo last."""
+    field = form.fields["image_model"]
+    assert isinstance(field, forms.ModelChoiceField)
+    selected = form.selected_model.pk if form.selected_model else None
+    groups: dict[str, list[ModelOption]] = {}
+    assert field.queryset is not None
+    for model in field.queryset:
+        offline = model.provider.kind == ProviderKind.OFFLINE
+        group = "Demo (no AI)" if offline else model.provider.name
+        groups.setdefault(group, []).append(
+            ModelOption(
+                pk=model.pk,
+                label=model.label,
+                provider=group,
+                selected=model.pk == selected,
+                can_edit=model.can_edit,
+                can_generate=model.can_generate,
+                supports_mask=model.supports_mask,
+                max_images=model.max_images,
+                max_prompt_length=model.max_prompt_length,
+                price=pricing.price_summary(model.pricing),
+            )
+        )
+    return sorted(groups.items(), key=lambda item: (item[0] == "Demo (no AI)", item[0]))
+
+
 @require_GET
 def model_fields(request: HttpRequest) -> HttpResponse:
     """The parameter fields of the model picked in the editor (htmx swap)."""
     form = JobForm(initial={"image_model": request.GET.get("image_model")}, user=request.user)
-    context = {"form": form, "price": price_text(form.selected_model)}
+    context = {"form": form, "price": _price(form.selected_model)}
     return render(request, "editor/editor.html#model-fields", context)
 
 
-def price_text(model: ImageModel | None) -> str:
-    """The model's price as people read it, from whatever its provider reported.
+@require_GET
+def editor_estimate(request: HttpRequest) -> HttpResponse:
+    """What a run with the editor's current choices should cost (htmx swap).
 
-    Providers report prices in a few shapes (a fixed price per image, a range,
-    or a ready sentence); anything else is shown as its key/value pairs.
+    Parameters that do not validate yet count as their defaults; the numbers
+    of images and prompt characters come from the page, since the files are
+    not sent until Run.
     """
-    pricing: dict[str, Any] = (model.pricing if model else None) or {}
-    if not pricing:
-        return ""
-    if pricing.get("text"):
-        return str(pricing["text"])
-    currency = str(pricing.get("currency", "USD"))
-    unit = str(pricing.get("unit", "image"))
+    model = ImageModel.objects.usable().filter(pk=_int(request.GET.get("image_model"))).first()
+    estimate = None
+    if model is not None:
+        estimate = estimate_for(
+            model=model,
+            values=request.GET,
+            input_images=min(_int(request.GET.get("input_images")), 100),
+            prompt_length=min(_int(request.GET.get("prompt_length")), 100_000),
+        )
+    context = {"estimate": pricing.format_estimate(estimate), "model": model}
+    return render(request, "editor/editor.html#cost-estimate", context)
 
-    def money(value: Any) -> str:
-        return f"{value} {currency}" if currency != "USD" else f"${value}"
 
-    for key in ("per_image", "price", "average"):
-        if pricing.get(key) is not None:
-            return f"{money(pricing[key])} per {unit}"
-    low, high = pricing.get("min"), pricing.get("max")
-    if low is not None and high is not None:
-        if low == high:
-            return f"{money(low)} per {unit}"
-        return f"{money(low)}–{money(high)} per {unit}"
-    return ", ".join(f"{key}: {value}" for key, value in pricing.items())
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+def _price(model: ImageModel | None) -> str:
+    return pricing.price_detail(model.pricing) if model else ""
 
 
 def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
@@ -129,6 +206,8 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "error": job.error,
         "usage": job.usage,
         "cost": str(job.cost) if job.cost is not None else None,
+        "cost_source": job.cost_source or None,
+        "estimated_cost": str(job.estimated_cost) if job.estimated_cost is not None else None,
         "notices": job.notices,
         "results": [
             {
@@ -297,7 +376,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 kind_label=job.get_kind_display(),
                 model=job.model_label,
                 provider=job.provider_name,
-                cost="" if job.cost is None else "$" + f"{job.cost:.6f}".rstrip("0").rstrip("."),
+                cost=_cost_text(job),
                 created_iso=created.isoformat(),
                 created=created.strftime("%Y-%m-%d %H:%M"),
             )
@@ -305,12 +384,30 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
     return rows
 
 
+def _cost_text(job: Job) -> str:
+    """A job's cost as people read it: the real one, else the estimate while it runs."""
+    if job.cost is not None:
+        return pricing.format_money(job.cost)
+    if job.estimated_cost is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        return pricing.format_money(job.estimated_cost, approximate=True)
+    return ""
+
+
 @require_GET
 def history_storage(request: HttpRequest) -> HttpResponse:
-    """How much storage the user's history takes (loaded after the page: it
-    sums every file, which is the one cost that grows with the history)."""
-    used = selectors.storage_used(user=request.user)
-    return render(request, "editor/history.html#storage-used", {"storage_used": used})
+    """How much storage the user's history takes and what it cost by month
+    (loaded after the page: these sum over many jobs, the one cost that grows
+    with the history)."""
+    now = timezone.localtime()
+    year_ago = now.replace(year=now.year - 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    context = {
+        "storage_used": selectors.storage_used(user=request.user),
+        "months": [
+            (month, pricing.format_money(total), jobs)
+            for month, total, jobs in selectors.monthly_spend(user=request.user, since=year_ago)
+        ],
+    }
+    return render(request, "editor/history.html#storage-used", context)
 
 
 def _selected_job_ids(request: HttpRequest) -> list[uuid.UUID] | str:

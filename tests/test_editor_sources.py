@@ -144,21 +144,6 @@ def test_it_refuses_more_than_sixteen_images_before_reading_any(
     assert "5000 images chosen; at most 16 can be edited together." in response.content.decode()
 
 
-def test_the_price_reads_as_people_write_prices(offline_model: Any) -> None:
-    from editor.views import price_text
-
-    cases = [
-        ({}, ""),
-        ({"per_image": 0.04}, "$0.04 per image"),
-        ({"min": 0.01, "max": 0.19}, "$0.01–$0.19 per image"),
-        ({"min": 2, "max": 2, "currency": "EUR", "unit": "call"}, "2 EUR per call"),
-        ({"text": "Billed by tokens"}, "Billed by tokens"),
-    ]
-    for pricing, expected in cases:
-        offline_model.pricing = pricing
-        assert price_text(offline_model) == expected, pricing
-
-
 def test_it_does_not_decode_a_stored_image_again(
     alice: Any, alice_client: Client, offline_model: Any, monkeypatch: Any
 ) -> None:

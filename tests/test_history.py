@@ -86,7 +86,8 @@ def test_a_row_shows_prompt_model_status_cost_and_time(alice: Any, alice_client:
     body = alice_client.get("/history/").content.decode()
     assert "paint the harbour" in body
     assert job.model_label in body and "Succeeded" in body
-    assert "$0.0425" in body and "2026-03-01 12:00" in body
+    # Money as people read it: three decimals below ten cents.
+    assert "$0.043" in body and "2026-03-01 12:00" in body
     cover = job.images.get(role=ImageRole.RESULT)
     assert f"/images/{cover.pk}/thumb/" in body
 

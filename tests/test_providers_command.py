@@ -27,7 +27,7 @@ def test_add_and_remove_an_offline_provider(db: None) -> None:
 
 def test_sync_refreshes_models(db: None) -> None:
     ImageModel.objects.filter(provider__name="offline").update(label="stale", max_images=1)
-    assert "Synced offline: 1 model(s)." in run("sync", "offline")
+    assert "Synced offline: Changed offline-demo: label, max_images." in run("sync", "offline")
     model = ImageModel.objects.get(provider__name="offline")
     assert (model.label, model.max_images) == ("Offline demo (no AI)", 16)
 

@@ -302,13 +302,21 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # `celery beat` process (see README, Production).
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 DARKROOM_SWEEP_SECONDS = env_float("DARKROOM_SWEEP_SECONDS", 60.0)
+# How often beat refreshes every provider's models from its listing (new
+# models appear, retired ones are switched off); workers also do it at start.
+DARKROOM_PROVIDER_SYNC_SECONDS = env_float("DARKROOM_PROVIDER_SYNC_SECONDS", 6 * 60 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "editor.recover_jobs",
         "schedule": DARKROOM_SWEEP_SECONDS,
         # A sweep nobody ran in time is replaced by the next one.
         "options": {"expires": DARKROOM_SWEEP_SECONDS},
-    }
+    },
+    "sync-providers": {
+        "task": "editor.sync_providers",
+        "schedule": DARKROOM_PROVIDER_SYNC_SECONDS,
+        "options": {"expires": DARKROOM_PROVIDER_SYNC_SECONDS},
+    },
 }
 
 # --- Job recovery -----------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
@@ -89,7 +89,41 @@ class ModelSpec:
     max_images: int
     max_prompt_length: int
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # One of the shapes ``editor.pricing`` reads (per image, per size, a range,
+    # or token prices); empty when nobody knows the price.
     pricing: dict[str, Any] = field(default_factory=dict)
+
+    def with_facts(self, facts: Mapping[str, Any]) -> ModelSpec:
+        """This spec with what a provider's listing states laid over it.
+
+        A listing wins wherever it speaks; our knowledge fills what it leaves
+        out. Parameters merge by name, so a listing that gives the sizes does
+        not drop a parameter only our tables know (e.g. Kontext's max mode).
+        """
+        changes = {name: value for name, value in facts.items() if name in SPEC_FIELDS}
+        if "parameters" in changes:
+            changes["parameters"] = {**self.parameters, **changes["parameters"]}
+        return replace(self, **changes)
+
+
+SPEC_FIELDS = frozenset(
+    {
+        "label",
+        "can_edit",
+        "can_generate",
+        "supports_mask",
+        "max_images",
+        "max_prompt_length",
+        "parameters",
+        "pricing",
+    }
+)
+
+
+# What a provider's model listing says of its models: model id -> the
+# ModelSpec fields it states. None from ``ProviderAdapter.listing`` means the
+# kind has no listing to ask.
+Listing = dict[str, dict[str, Any]]
 
 
 class ProviderError(Exception):
@@ -141,13 +175,53 @@ class ProviderAdapter(abc.ABC):
     @abc.abstractmethod
     def generate(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult: ...
 
-    # The models a table in our code describes, for kinds whose provider
-    # cannot describe its own; empty for kinds that list theirs.
+    # What Darkroom knows of this kind's usual models: facts that fill the
+    # gaps a provider's listing leaves, never a whitelist.
     model_table: ClassVar[Sequence[ModelSpec]] = ()
+
+    def listing(self) -> Listing | None:
+        """What the provider says of its models, asked over the network.
+
+        None for kinds whose provider has no model listing; their models are
+        then the ones ``model_table`` describes.
+        """
+        return None
+
+    @classmethod
+    def known_spec(cls, model_id: str) -> ModelSpec | None:
+        """Our knowledge of ``model_id`` on this kind, if we have any."""
+        return next((spec for spec in cls.model_table if spec.model_id == model_id), None)
+
+    @classmethod
+    def default_spec(cls, model_id: str) -> ModelSpec:
+        """What an id we know nothing about may safely be assumed to do.
+
+        Conservative on purpose: one image, no mask, one result, no extra
+        parameters. An operator widens it in the admin.
+        """
+        return ModelSpec(
+            model_id=model_id,
+            label=model_id,
+            can_edit=True,
+            can_generate=True,
+            supports_mask=False,
+            max_images=1,
+            max_prompt_length=4000,
+            parameters={"n": {"min": 1, "max": 1, "default": 1}},
+        )
+
+    @classmethod
+    def spec_for(cls, model_id: str, facts: Mapping[str, Any] | None = None) -> ModelSpec:
+        """The capabilities of ``model_id``: the listing's facts over our knowledge."""
+        base = cls.known_spec(model_id) or cls.default_spec(model_id)
+        return base.with_facts(facts or {})
 
     def list_models(self) -> list[ModelSpec]:
         """The models this provider offers, with their capabilities."""
-        return list(self.model_table)
+        listed = self.listing()
+        if listed is None:
+            return list(self.model_table)
+        return [self.spec_for(model_id, facts) for model_id, facts in sorted(listed.items())]
 
     @classmethod
     def known_models(cls) -> list[ModelSpec] | None:

@@ -14,6 +14,7 @@ transparent pixels at all: the provider would refuse it, and an edit of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from editor import imaging
@@ -49,6 +50,10 @@ MODELS = [
             "size": {"choices": SIZES, "default": "1024x1024"},
             "square_mode": {"choices": ["pad", "crop"], "default": "pad", "modes": ["edit"]},
         },
+        # OpenAI's list price per image, by size.
+        pricing={
+            "per_image_by_size": {"256x256": "0.016", "512x512": "0.018", "1024x1024": "0.02"}
+        },
     )
 ]
 
@@ -62,6 +67,12 @@ class Dalle2Adapter(ProviderAdapter):
     default_base_url = "https://api.openai.com/v1"
 
     model_table = MODELS
+
+    @classmethod
+    def default_spec(cls, model_id: str) -> ModelSpec:
+        # Whatever the router calls it, the classic contract is DALL-E 2's;
+        # only the price is unknown.
+        return replace(MODELS[0], model_id=model_id, label=model_id, pricing={})
 
     def _check_prompt(self, request: ImageRequest) -> None:
         if len(request.prompt) > MAX_PROMPT:

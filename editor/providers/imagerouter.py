@@ -22,7 +22,7 @@ from editor.providers import http, results
 from editor.providers.base import (
     CallObserver,
     ImageRequest,
-    ModelSpec,
+    Listing,
     ProviderAdapter,
     ProviderError,
     ProviderResult,
@@ -41,8 +41,9 @@ def mask_convention(model_id: str) -> str:
     return "alpha" if model_id.startswith("openai/") else "white"
 
 
-def spec_from_listing(model_id: str, info: Mapping[str, Any]) -> ModelSpec | None:
-    """One ModelSpec from an entry of ``GET /models``; None for non-image models."""
+def facts_from_listing(model_id: str, info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ModelSpec fields one entry of ``GET /models`` states; None for
+    models that make no images (video, audio)."""
     outputs = info.get("output")
     if isinstance(outputs, list) and outputs and "image" not in outputs:
         return None
@@ -63,24 +64,40 @@ def spec_from_listing(model_id: str, info: Mapping[str, Any]) -> ModelSpec | Non
         providers = info.get("providers") or []
         first = providers[0] if providers and isinstance(providers[0], dict) else {}
         pricing = first.get("pricing") if isinstance(first.get("pricing"), dict) else {}
-    return ModelSpec(
-        model_id=model_id,
-        label=str(info.get("name") or model_id),
-        can_edit=can_edit,
-        can_generate=True,
-        supports_mask=can_edit and bool(supported.get("mask")),
-        max_images=MAX_IMAGES if can_edit else 1,
-        max_prompt_length=MAX_PROMPT,
-        parameters=parameters,
-        pricing=dict(pricing or {}),
-    )
+    return {
+        "label": str(info.get("name") or model_id),
+        "can_edit": can_edit,
+        "can_generate": True,
+        "supports_mask": can_edit and bool(supported.get("mask")),
+        "max_images": MAX_IMAGES if can_edit else 1,
+        "max_prompt_length": MAX_PROMPT,
+        "parameters": parameters,
+        "pricing": listed_pricing(pricing or {}),
+    }
+
+
+def listed_pricing(pricing: Mapping[str, Any]) -> dict[str, Any]:
+    """ImageRouter's price in the shape ``editor.pricing`` reads.
+
+    ``fixed`` is a price per image; ``calculated`` (the price depends on the
+    size and quality the model picks) comes as a range, with its average.
+    """
+    kind = pricing.get("type")
+    if kind == "fixed" and pricing.get("value") is not None:
+        return {"per_image": str(pricing["value"])}
+    bounds = pricing.get("range")
+    if kind == "calculated" and isinstance(bounds, dict):
+        known = {key: str(bounds[key]) for key in ("min", "average", "max") if key in bounds}
+        if "min" in known and "max" in known:
+            return {"per_image_range": known}
+    return {}
 
 
 class ImageRouterAdapter(ProviderAdapter):
     kind = "imagerouter"
     default_base_url = "https://api.imagerouter.io/v1"
 
-    def list_models(self) -> list[ModelSpec]:
+    def listing(self) -> Listing:
         payload = http.call_json(self.config, "GET", "/models")
         if isinstance(payload, list):
             # Tolerate a list of {"id": ...} entries too.
@@ -91,12 +108,12 @@ class ImageRouterAdapter(ProviderAdapter):
                 f"{self.config.name} listed its models in a form Darkroom does not know.",
                 code="bad_response",
             )
-        specs = [
-            spec_from_listing(str(model_id), info)
-            for model_id, info in payload.items()
-            if isinstance(info, dict)
-        ]
-        return sorted((spec for spec in specs if spec), key=lambda spec: spec.model_id)
+        listed: Listing = {}
+        for model_id, info in payload.items():
+            facts = facts_from_listing(str(model_id), info) if isinstance(info, dict) else None
+            if facts is not None:
+                listed[str(model_id)] = facts
+        return listed
 
     # --- Calls ---------------------------------------------------------------
 

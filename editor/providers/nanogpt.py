@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +20,7 @@ from editor.providers import http, results
 from editor.providers.base import (
     CallObserver,
     ImageRequest,
+    Listing,
     ModelSpec,
     ProviderAdapter,
     ProviderError,
@@ -37,6 +39,18 @@ _GUIDANCE = {"min": 0, "max": 20, "step": 0.5}
 _STEPS = {"min": 1, "max": 100}
 _SEED = {"min": 0, "max": 2**31 - 1}
 
+_KONTEXT_PARAMETERS: dict[str, dict[str, Any]] = {
+    "n": _N,
+    "size": _SIZE,
+    "guidance_scale": {**_GUIDANCE, "default": 3.5},
+    "num_inference_steps": {**_STEPS, "default": 28},
+    "seed": _SEED,
+    "kontext_max_mode": {"choices": ["false", "true"], "default": "false"},
+}
+
+# What Darkroom knows of some models NanoGPT-style routers serve: facts the
+# listing may leave out (extra parameters), never a list of what a router
+# offers. A router's own listing decides which models exist.
 MODELS = [
     ModelSpec(
         model_id="gpt-image-1",
@@ -54,16 +68,10 @@ MODELS = [
         can_edit=True,
         can_generate=True,
         supports_mask=False,
-        max_images=1,
+        # Several references go as imageDataUrls.
+        max_images=4,
         max_prompt_length=4000,
-        parameters={
-            "n": _N,
-            "size": _SIZE,
-            "guidance_scale": {**_GUIDANCE, "default": 3.5},
-            "num_inference_steps": {**_STEPS, "default": 28},
-            "seed": _SEED,
-            "kontext_max_mode": {"choices": ["false", "true"], "default": "false"},
-        },
+        parameters=_KONTEXT_PARAMETERS,
     ),
     ModelSpec(
         model_id="flux-dev",
@@ -83,6 +91,111 @@ MODELS = [
         },
     ),
 ]
+
+# Parameters a listing may describe under ``supported_parameters``, with a range.
+_RANGED = ("strength", "guidance_scale", "num_inference_steps", "seed")
+
+
+def facts_from_listing(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ModelSpec fields one entry of ``GET /image-models?detailed=true`` states.
+
+    None for an entry that makes no images. Fields the entry does not speak of
+    are left out, so our knowledge (or the kind's defaults) fills them.
+    """
+    architecture = entry.get("architecture")
+    architecture = architecture if isinstance(architecture, dict) else {}
+    outputs = architecture.get("output_modalities")
+    if isinstance(outputs, list) and "image" not in outputs:
+        return None
+    facts: dict[str, Any] = {}
+    if entry.get("name"):
+        facts["label"] = str(entry["name"])
+    capabilities = entry.get("capabilities")
+    inputs = architecture.get("input_modalities")
+    if isinstance(capabilities, dict):
+        if "image_generation" in capabilities:
+            facts["can_generate"] = bool(capabilities["image_generation"])
+        if "image_to_image" in capabilities or "inpainting" in capabilities:
+            facts["can_edit"] = bool(
+                capabilities.get("image_to_image") or capabilities.get("inpainting")
+            )
+        if "inpainting" in capabilities:
+            facts["supports_mask"] = bool(capabilities["inpainting"])
+    elif isinstance(inputs, list):
+        facts["can_edit"] = "image" in inputs
+    supported = entry.get("supported_parameters")
+    supported = supported if isinstance(supported, dict) else {}
+    parameters: dict[str, dict[str, Any]] = {}
+    resolutions = [str(value) for value in supported.get("resolutions") or [] if value]
+    if resolutions:
+        default = "1024x1024" if "1024x1024" in resolutions else resolutions[0]
+        parameters["size"] = {"choices": resolutions, "default": default}
+    if isinstance(supported.get("fixed_image_count"), int):
+        count = supported["fixed_image_count"]
+        parameters["n"] = {"min": count, "max": count, "default": count}
+    elif isinstance(supported.get("max_images"), int) and supported["max_images"] >= 1:
+        parameters["n"] = {"min": 1, "max": supported["max_images"], "default": 1}
+    for name in _RANGED:
+        limits = supported.get(name)
+        if isinstance(limits, dict) and {"min", "max"} <= set(limits):
+            parameters[name] = {
+                key: limits[key] for key in ("min", "max", "default", "step") if key in limits
+            }
+    if parameters:
+        facts["parameters"] = parameters
+    max_inputs = _max_input_images(entry, supported)
+    if max_inputs is not None:
+        facts["max_images"] = max_inputs
+        facts.setdefault("can_edit", max_inputs > 0)
+    pricing = _pricing(entry.get("pricing"))
+    if pricing:
+        facts["pricing"] = pricing
+    return facts
+
+
+def _max_input_images(entry: Mapping[str, Any], supported: Mapping[str, Any]) -> int | None:
+    """How many input images the entry says the model takes, where it says so.
+
+    NanoGPT's newer Image API names it ``input_reference_constraints.max_items``;
+    routers built on the older listing use ``max_input_images``.
+    """
+    constraints = entry.get("input_reference_constraints")
+    for value in (
+        constraints.get("max_items") if isinstance(constraints, dict) else None,
+        supported.get("max_input_images"),
+        entry.get("max_input_images"),
+    ):
+        if isinstance(value, int) and value >= 0:
+            return value
+    return None
+
+
+def _pricing(pricing: Any) -> dict[str, Any]:
+    """A listed price in the shape ``editor.pricing`` reads: one price per
+    image, or a price per resolution ("1024*1024" is read as 1024x1024)."""
+    if not isinstance(pricing, dict):
+        return {}
+    per_image = pricing.get("per_image")
+    currency = str(pricing.get("currency") or "USD")
+    if isinstance(per_image, int | float | str) and _decimal(per_image) is not None:
+        return {"per_image": str(per_image), "currency": currency}
+    if isinstance(per_image, dict):
+        sizes = {
+            str(size).replace("*", "x"): str(price)
+            for size, price in per_image.items()
+            if _decimal(price) is not None
+        }
+        if sizes:
+            return {"per_image_by_size": sizes, "currency": currency}
+    return {}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
 
 # Our parameter name -> (wire name, how to convert the value).
 WIRE: dict[str, tuple[str, Any]] = {
@@ -112,17 +225,41 @@ class NanoGPTAdapter(ProviderAdapter):
 
     model_table = MODELS
 
+    def listing(self) -> Listing:
+        """The router's image models, from ``GET {base}/image-models?detailed=true``."""
+        payload = http.call_json(self.config, "GET", "/image-models?detailed=true")
+        entries = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(entries, list):
+            raise http.safe_error(
+                self.config,
+                f"{self.config.name} listed its models in a form Darkroom does not know.",
+                code="bad_response",
+            )
+        listed: Listing = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                continue
+            facts = facts_from_listing(entry)
+            if facts is not None:
+                listed[entry["id"]] = facts
+        return listed
+
+    @classmethod
+    def default_spec(cls, model_id: str) -> ModelSpec:
+        spec = super().default_spec(model_id)
+        # Every model on these routers takes a size; 1024x1024 is the one they all know.
+        return replace(spec, parameters={**spec.parameters, "size": _SIZE})
+
     def _body(self, request: ImageRequest) -> dict[str, Any]:
-        spec = next((m for m in MODELS if m.model_id == request.model_id), None)
         body: dict[str, Any] = {
             "model": request.model_id,
             "prompt": request.prompt,
             "response_format": RESPONSE_FORMAT,
         }
+        # The job's parameters were checked against the model's row (the
+        # listing, our knowledge, or what the operator set); send them all.
         for name, value in request.params.items():
             if name not in WIRE or value in (None, ""):
-                continue
-            if spec is not None and name not in spec.parameters:
                 continue
             wire_name, convert = WIRE[name]
             body[wire_name] = convert(value)

@@ -52,30 +52,31 @@ def effects_for(prompt: str) -> list[str]:
     return [effect for _, effect in sorted(found)] or ["tint"]
 
 
+OFFLINE_MODEL = ModelSpec(
+    model_id=MODEL_ID,
+    label="Offline demo (no AI)",
+    can_edit=True,
+    can_generate=True,
+    supports_mask=True,
+    max_images=16,
+    max_prompt_length=4000,
+    parameters={
+        "n": {"min": 1, "max": 4, "default": 1},
+        "size": {
+            "choices": GENERATE_SIZES,
+            "default": "1024x1024",
+            "modes": ["generate"],
+        },
+    },
+    pricing={"per_image": "0"},
+)
+
+
 class OfflineAdapter(ProviderAdapter):
     kind = "offline"
     needs_api_key = False
 
-    def list_models(self) -> list[ModelSpec]:
-        return [
-            ModelSpec(
-                model_id=MODEL_ID,
-                label="Offline demo (no AI)",
-                can_edit=True,
-                can_generate=True,
-                supports_mask=True,
-                max_images=16,
-                max_prompt_length=4000,
-                parameters={
-                    "n": {"min": 1, "max": 4, "default": 1},
-                    "size": {
-                        "choices": GENERATE_SIZES,
-                        "default": "1024x1024",
-                        "modes": ["generate"],
-                    },
-                },
-            )
-        ]
+    model_table = [OFFLINE_MODEL]
 
     def edit(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
         if not request.images:

@@ -7,7 +7,9 @@ JSON. Answers are always ``b64_json``, with token ``usage``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from editor import imaging
@@ -15,6 +17,7 @@ from editor.providers import http, results
 from editor.providers.base import (
     CallObserver,
     ImageRequest,
+    Listing,
     ModelSpec,
     ProviderAdapter,
     ProviderError,
@@ -22,14 +25,38 @@ from editor.providers.base import (
 )
 
 SIZES = ["auto", "1024x1024", "1536x1024", "1024x1536"]
+# gpt-image-2 takes any size within these rules; the list is what the form offers.
+SIZES_2 = [
+    "auto",
+    "1024x1024",
+    "1536x1024",
+    "1024x1536",
+    "2048x2048",
+    "2048x1152",
+    "1152x2048",
+    "3840x2160",
+    "2160x3840",
+]
+CUSTOM_SIZES_2 = {
+    "multiple_of": 16,
+    "max_side": 3840,
+    "max_ratio": 3,
+    "min_pixels": 655_360,
+    "max_pixels": 8_294_400,
+}
 
 
-def _parameters(*, input_fidelity: bool) -> dict[str, dict[str, Any]]:
+def _parameters(
+    *, input_fidelity: bool, sizes: list[str], backgrounds: list[str], custom: bool = False
+) -> dict[str, dict[str, Any]]:
+    size: dict[str, Any] = {"choices": sizes, "default": "auto"}
+    if custom:
+        size["custom"] = CUSTOM_SIZES_2
     parameters: dict[str, dict[str, Any]] = {
         "n": {"min": 1, "max": 10, "default": 1},
-        "size": {"choices": SIZES, "default": "auto"},
+        "size": size,
         "quality": {"choices": ["auto", "low", "medium", "high"], "default": "auto"},
-        "background": {"choices": ["auto", "transparent", "opaque"], "default": "auto"},
+        "background": {"choices": backgrounds, "default": "auto"},
         "output_format": {"choices": ["png", "jpeg", "webp"], "default": "png"},
         "output_compression": {"min": 0, "max": 100},
     }
@@ -42,7 +69,15 @@ def _parameters(*, input_fidelity: bool) -> dict[str, dict[str, Any]]:
     return parameters
 
 
-def _spec(model_id: str, label: str, *, input_fidelity: bool) -> ModelSpec:
+def _spec(
+    model_id: str,
+    label: str,
+    *,
+    input_fidelity: bool,
+    sizes: list[str] = SIZES,
+    backgrounds: tuple[str, ...] = ("auto", "transparent", "opaque"),
+    custom: bool = False,
+) -> ModelSpec:
     return ModelSpec(
         model_id=model_id,
         label=label,
@@ -51,16 +86,34 @@ def _spec(model_id: str, label: str, *, input_fidelity: bool) -> ModelSpec:
         supports_mask=True,
         max_images=16,
         max_prompt_length=32000,
-        parameters=_parameters(input_fidelity=input_fidelity),
+        parameters=_parameters(
+            input_fidelity=input_fidelity,
+            sizes=sizes,
+            backgrounds=list(backgrounds),
+            custom=custom,
+        ),
+        # Token prices live in editor.pricing, by family.
+        pricing={"tokens": model_id},
     )
 
 
 MODELS: list[ModelSpec] = [
-    _spec("gpt-image-1", "GPT Image 1", input_fidelity=True),
+    _spec("gpt-image-2", "GPT Image 2", input_fidelity=False, sizes=SIZES_2, custom=True,
+          # It makes no transparent backgrounds.
+          backgrounds=("auto", "opaque")),
     _spec("gpt-image-1.5", "GPT Image 1.5", input_fidelity=True),
+    _spec("gpt-image-1", "GPT Image 1", input_fidelity=True),
     # The mini model rejects input_fidelity.
     _spec("gpt-image-1-mini", "GPT Image 1 mini", input_fidelity=False),
+]  # fmt: skip
+# Known when a provider lists it, but not offered unless it does.
+KNOWN_ONLY: list[ModelSpec] = [
+    # ChatGPT's current image model, under a moving name; it takes what 1.5 takes.
+    _spec("chatgpt-image-latest", "ChatGPT Image (latest)", input_fidelity=True),
 ]
+
+# A dated snapshot ("gpt-image-2-2026-04-21") or a "-latest" alias of a family.
+ALIAS = re.compile(r"^(?P<family>.+?)-(?P<tag>\d{4}-\d{2}-\d{2}|latest)$")
 
 # Our parameter name -> the field the API takes (the same names here).
 WIRE_NAMES = {
@@ -74,13 +127,48 @@ WIRE_NAMES = {
 }
 
 
+def family_spec(model_id: str) -> ModelSpec | None:
+    """Our knowledge of ``model_id``: a model of the table, or a dated or
+    "-latest" alias of one, labelled as such."""
+    spec = next((model for model in [*MODELS, *KNOWN_ONLY] if model.model_id == model_id), None)
+    if spec is not None:
+        return spec
+    match = ALIAS.match(model_id)
+    if match is None:
+        return None
+    family = next((model for model in MODELS if model.model_id == match["family"]), None)
+    if family is None:
+        return None
+    return replace(family, model_id=model_id, label=f"{family.label} ({match['tag']})")
+
+
+def lists_an_image_model(entry: Mapping[str, Any]) -> bool:
+    """Whether a ``/models`` entry we have no knowledge of says it makes images.
+
+    OpenAI's own list names chat, audio and embedding models too; routers that
+    describe modalities (OpenRouter's ``architecture``, a ``type``) say which
+    ones make images.
+    """
+    architecture = entry.get("architecture")
+    if isinstance(architecture, Mapping):
+        outputs = architecture.get("output_modalities")
+        if isinstance(outputs, list) and "image" in outputs:
+            return True
+    return str(entry.get("type", "")).lower() in {"image", "images", "image_generation"}
+
+
 def wire_parameters(request: ImageRequest, *, edit: bool) -> dict[str, Any]:
-    """The request's parameters under the API's names, only those that apply."""
-    spec = next((model for model in MODELS if model.model_id == request.model_id), None)
-    allowed = spec.parameters if spec is not None else _parameters(input_fidelity=True)
+    """The request's parameters under the API's names, only those that apply.
+
+    For a model we know, only what it accepts; for another id, what its row
+    (which the operator may have edited) let through the form.
+    """
+    spec = family_spec(request.model_id)
     fields: dict[str, Any] = {}
     for name, value in request.params.items():
-        if name not in WIRE_NAMES or name not in allowed or value in (None, ""):
+        if name not in WIRE_NAMES or value in (None, ""):
+            continue
+        if spec is not None and name not in spec.parameters:
             continue
         if name == "input_fidelity" and not edit:
             continue
@@ -97,21 +185,37 @@ class OpenAIAdapter(ProviderAdapter):
 
     model_table = MODELS
 
-    def list_models(self) -> list[ModelSpec]:
-        """Our table, narrowed to what ``GET /models`` lists when it lists any of them."""
+    @classmethod
+    def known_spec(cls, model_id: str) -> ModelSpec | None:
+        return family_spec(model_id)
+
+    def listing(self) -> Listing | None:
+        """The image models among the ids ``GET /models`` lists.
+
+        The list gives ids only: what each can do comes from our knowledge of
+        the gpt-image family (dated and "-latest" aliases included). A router
+        without a model list (404) leaves our table as the answer.
+        """
         try:
             payload = http.call_json(self.config, "GET", "/models")
         except ProviderError as error:
-            if error.code == "auth_failed":
-                raise
-            return list(MODELS)
-        listed = {
-            str(item.get("id"))
-            for item in (payload.get("data") if isinstance(payload, dict) else None) or []
-            if isinstance(item, dict)
-        }
-        offered = [model for model in MODELS if model.model_id in listed]
-        return offered or list(MODELS)
+            if error.detail.get("status") in (404, 405):
+                return None
+            raise
+        entries = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(entries, list):
+            raise http.safe_error(
+                self.config,
+                f"{self.config.name} listed its models in a form Darkroom does not know.",
+                code="bad_response",
+            )
+        listed: Listing = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                continue
+            if family_spec(entry["id"]) is not None or lists_an_image_model(entry):
+                listed[entry["id"]] = {}
+        return listed
 
     def edit(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
         if not request.images:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from editor import selectors
+from editor import pricing, selectors
 from editor.models import Job, JobImage
 
 register = template.Library()
@@ -47,3 +47,15 @@ def job_phases(job: Job) -> list[Phase]:
         Phase("Downloading and storing", job.answered, job.finished),
         Phase("Total", job.created, job.finished),
     ]
+
+
+@register.filter
+def money(amount: Any) -> str:
+    """``$0.042``: an amount of US dollars as people read it."""
+    return pricing.format_money(amount)
+
+
+@register.filter
+def estimated_money(amount: Any) -> str:
+    """``≈ $0.04``: an estimate."""
+    return pricing.format_money(amount, approximate=True)

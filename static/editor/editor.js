@@ -4,7 +4,10 @@
 // chosen images itself (a file input can't be reordered), builds the request
 // body in the user's order with the painted mask, and shows the server's
 // answer without a reload.
+import { watchEstimate } from "./cost-estimate.js";
+import { enhanceModelPicker } from "./model-picker.js";
 import { MaskPainter } from "./painter.js";
+import { watchSizeFields } from "./size-field.js";
 
 const FORMATS = { "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP" };
 // Pixels as stored, ignoring EXIF rotation: the server and the providers
@@ -45,6 +48,12 @@ function setUp(form) {
   const painter = new MaskPainter(painterRoot, {
     announce: (text) => (painterStatus.textContent = text),
   });
+  const picker = enhanceModelPicker(select);
+  const estimate = watchEstimate(form, { countImages: () => items.length });
+  watchSizeFields(form);
+  // Whether the image status line holds the "too many images" warning, which
+  // a model that takes more must clear.
+  let countWarning = false;
 
   // Images the page started from (edit this result / run again).
   for (const element of list.querySelectorAll("li[data-source-id]")) {
@@ -95,6 +104,7 @@ function setUp(form) {
       option.disabled = !usable;
       if (usable && !firstUsable) firstUsable = option;
     }
+    picker.refresh();
     const chosen = selectedOption();
     if (chosen && chosen.disabled) {
       if (firstUsable) {
@@ -102,8 +112,10 @@ function setUp(form) {
           current === "edit" ? "only generates from text" : "needs an image to edit";
         const before = chosen.dataset.label;
         select.value = firstUsable.value;
-        modeNote.textContent = `${before} ${why}, so ${firstUsable.dataset.label} is chosen instead.`;
+        picker.refresh();
         select.dispatchEvent(new Event("change", { bubbles: true }));
+        // After the change handler, which clears what was said of the old model.
+        modeNote.textContent = `${before} ${why}, so ${firstUsable.dataset.label} is chosen instead.`;
       } else {
         modeNote.textContent =
           current === "edit"
@@ -391,6 +403,7 @@ function setUp(form) {
     updateParameterModes();
     updatePainter().catch((error) => (painterStatus.textContent = error.message));
     checkImageCount();
+    estimate.update();
   }
 
   /** Warn when the chosen model takes fewer images than chosen; false if so. */
@@ -403,9 +416,24 @@ function setUp(form) {
     if (current && items.length > current.maxImages) {
       const extra = items.length - current.maxImages;
       say(`${current.label} takes at most ${plural(current.maxImages, "image")}; remove ${plural(extra, "image")}.`, true);
+      countWarning = true;
       return false;
     }
+    if (countWarning) {
+      say("");
+      countWarning = false;
+    }
     return true;
+  }
+
+  /** Errors the server gave for the previous model say nothing of the new one. */
+  function clearModelErrors() {
+    for (const id of ["field-images", "field-mask", "field-prompt", "field-image_model"]) {
+      const field = document.getElementById(id);
+      field?.classList.remove("has-error");
+      for (const errors of field?.querySelectorAll(".errors") || []) errors.remove();
+    }
+    document.getElementById("form-errors").replaceChildren();
   }
 
   document.body.addEventListener("htmx:afterSwap", (event) => {
@@ -414,6 +442,8 @@ function setUp(form) {
     }
   });
   select.addEventListener("change", () => {
+    clearModelErrors();
+    modeNote.textContent = "";
     updatePainter().catch((error) => (painterStatus.textContent = error.message));
     checkImageCount();
   });
@@ -462,7 +492,9 @@ function setUp(form) {
 
   async function buildBody(current) {
     const body = new FormData(form);
-    for (const name of ["images", "mask", "source_image", "image_order", "source_mask"]) body.delete(name);
+    for (const name of ["images", "mask", "source_image", "image_order", "source_mask", "input_images", "prompt_length"]) {
+      body.delete(name);
+    }
     const order = [];
     for (const item of items) {
       if (item.file) {
@@ -534,7 +566,8 @@ function setUp(form) {
 
   changed();
   if (form.hasAttribute("data-pick-model")) {
-    select.focus();
+    picker.focus();
+    picker.open();
     modeNote.textContent = "Pick another model for the same images, mask and prompt.";
   }
   if (pendingMaskId && pendingMaskUrl) {

@@ -20,6 +20,7 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) and says why
 
 from editor.models import ImageModel, ImageRole, Job, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke, png, touch_stroke
+from tests.browser.picker import choose_model
 from tests.images import image_bytes
 
 pytestmark = [pytest.mark.browser]
@@ -82,7 +83,7 @@ def text_only_model(transactional_db: None) -> ImageModel:
             "seed": {"min": 0, "max": 999, "default": 7},
             "quality": {"choices": ["low", "high"], "default": "high"},
         },
-        pricing={"min": 0.01, "max": 0.04},
+        pricing={"per_image_range": {"min": "0.01", "max": "0.04"}},
     )
 
 
@@ -98,13 +99,13 @@ def test_it_swaps_in_exactly_the_chosen_models_fields(
     expect(page.locator("#id_size")).to_be_disabled()
     page.get_by_role("button", name="Remove image 1 (photo-64x64.png)").click()
     expect(page.locator("#id_size")).to_be_enabled()
-    page.select_option("#id_image_model", label="Text-only sketcher")
+    choose_model(page, "Text-only sketcher")
     expect(page.locator("#id_quality")).to_be_visible()
     expect(page.locator("#id_n")).to_have_count(0)
     seed = page.locator("#id_seed")
     assert (seed.get_attribute("min"), seed.get_attribute("max")) == ("0", "999")
     assert seed.input_value() == "7"
-    expect(page.locator("#model-price")).to_contain_text("$0.01–$0.04 per image")
+    expect(page.locator("#model-price")).to_contain_text("$0.01–$0.04 / image")
     shot(page, "editor-generate-mode-other-model")
 
     # With an image, only models that edit are offered: the picker moves on.
@@ -131,7 +132,7 @@ def test_it_hides_the_painter_for_a_model_without_masks_and_says_why(
     page.goto("/")
     page.set_input_files("#id_images", [png(320, 200, (10, 120, 60))])
     expect(page.locator("#painter")).to_be_visible()
-    page.select_option("#id_image_model", label="Maskless editor")
+    choose_model(page, "Maskless editor")
     expect(page.locator("#painter")).to_be_hidden()
     expect(page.locator("#mask-unsupported")).to_have_text(
         "Maskless editor does not take a mask: it changes the whole picture as the prompt says."

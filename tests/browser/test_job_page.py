@@ -89,7 +89,9 @@ def test_a_failed_job_says_why_and_offers_retry_and_another_model(
     shot(page, "job-failed")
     page.get_by_role("link", name="Try another model").click()
     page.wait_for_url("**/?from_job=*")
-    expect(page.locator("#id_image_model")).to_be_focused()
+    # The picker opens, ready to filter by typing.
+    expect(page.locator(".ts-wrapper.model-picker .ts-dropdown")).to_be_visible()
+    expect(page.locator(".ts-wrapper.model-picker input")).to_be_focused()
     expect(page.locator("#id_prompt")).to_have_value("a forbidden thing")
     page.go_back()
     page.get_by_role("link", name="Retry").click()

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from editor import services
+from editor import catalog
 from editor.models import Job, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke, png
+from tests.browser.picker import choose_model
 from tests.fakes.common import API_KEY
 from tests.fakes.openai import OpenAIFake
 
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.browser]
 def fake_openai(transactional_db: None) -> Iterator[OpenAIFake]:
     server = OpenAIFake()
     with server.running():
-        services.provider_create(
+        catalog.provider_create(
             name="openai-fake", kind="openai", base_url=server.base_url + "/v1", api_key=API_KEY
         )
         yield server
@@ -38,7 +39,7 @@ def test_the_provider_receives_the_painted_mask_at_full_resolution(
 ) -> None:
     page.goto("/")
     page.set_input_files("#id_images", [png(1200, 800, (120, 60, 20)), png(300, 300, (9, 9, 9))])
-    page.select_option("#id_image_model", label="GPT Image 1 (openai-fake)")
+    choose_model(page, "GPT Image 1")
     expect(page.locator("#id_input_fidelity")).to_be_visible()
     page.wait_for_function("() => document.getElementById('painter-canvas').dataset.scale")
     start, end, size = (150.0, 600.0), (1000.0, 200.0), 90

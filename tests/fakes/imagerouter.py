@@ -31,7 +31,10 @@ MODELS: dict[str, dict[str, Any]] = {
             {
                 "id": "openai",
                 "model_name": "gpt-image-1",
-                "pricing": {"type": "calculated", "range": {"min": 0.011, "max": 0.25}},
+                "pricing": {
+                    "type": "calculated",
+                    "range": {"min": 0.011, "average": 0.167, "max": 0.25},
+                },
             }
         ],
         "output": ["image"],
@@ -60,7 +63,6 @@ MODELS: dict[str, dict[str, Any]] = {
         "supported_params": {"edit": False},
     },
 }
-COST = 0.04
 GENERATE_FIELDS = {"prompt", "model", "quality", "size", "response_format", "output_format"}
 EDIT_FIELDS = {
     "prompt",
@@ -172,7 +174,20 @@ class ImageRouterFake(StrictFake):
             item: dict[str, Any] = {"url": self.base_url + name}
         else:
             item = {"b64_json": b64(picture)}
-        return {"created": 1750000000123, "data": [item], "latency": 2345, "cost": COST}
+        return {
+            "created": 1750000000123,
+            "data": [item],
+            "latency": 2345,
+            "cost": self.price(values["model"]),
+        }
+
+    def price(self, model_id: str) -> float:
+        """What one image costs: the listed fixed price, or a typical
+        (average) run of a model whose price the router calculates."""
+        pricing = MODELS[model_id]["providers"][0]["pricing"]
+        if pricing["type"] == "fixed":
+            return float(pricing["value"])
+        return float(pricing["range"]["average"])
 
     def error_reply(self, exc: Rejected) -> Reply:
         # Refusals found before "running the model" keep their real status.

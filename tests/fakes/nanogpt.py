@@ -21,7 +21,87 @@ from tests.fakes.common import Rejected, StrictFake, b64, json_reply
 from tests.fakes.server import RecordedRequest, Reply
 
 LIMIT = 4 * 1024 * 1024
-MODELS = {"gpt-image-1", "flux-kontext", "flux-dev"}
+
+
+def entry(
+    model_id: str,
+    name: str,
+    *,
+    generate: bool = True,
+    edit: bool = True,
+    inpainting: bool = False,
+    max_inputs: int = 1,
+    resolutions: tuple[str, ...] = ("256x256", "512x512", "1024x1024"),
+    max_images: int = 4,
+    price: Any = 0.02,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One model as ``GET /api/v1/image-models?detailed=true`` describes it."""
+    listed: dict[str, Any] = {
+        "id": model_id,
+        "object": "model",
+        "created": 1760000000,
+        "owned_by": "router",
+        "name": name,
+        "description": f"{name} on a NanoGPT-style router.",
+        "architecture": {
+            "modality": "text+image->image" if edit else "text->image",
+            "input_modalities": ["text", "image"] if edit else ["text"],
+            "output_modalities": ["image"],
+        },
+        "pricing": {"per_image": price, "currency": "USD"},
+        "capabilities": {
+            "image_generation": generate,
+            "image_to_image": edit,
+            "inpainting": inpainting,
+            "nsfw": False,
+        },
+        "supported_parameters": {
+            "resolutions": list(resolutions),
+            "max_images": max_images,
+            **(extra or {}),
+        },
+        "category": "image",
+    }
+    if edit:
+        listed["input_reference_constraints"] = {"max_items": max_inputs}
+    return listed
+
+
+def default_listing() -> list[dict[str, Any]]:
+    """What this router serves. It differs from Darkroom's own table on purpose:
+    FLUX.1 Kontext takes several images here, and HiDream is not in the table."""
+    return [
+        entry(
+            "gpt-image-1",
+            "GPT Image 1",
+            inpainting=True,
+            max_inputs=4,
+            price={"256*256": 0.011, "512*512": 0.016, "1024*1024": 0.042},
+        ),
+        entry(
+            "flux-kontext",
+            "FLUX.1 Kontext [pro]",
+            max_inputs=4,
+            resolutions=("1024x1024", "1344x768", "768x1344"),
+            price=0.04,
+        ),
+        entry(
+            "flux-dev",
+            "FLUX.1 [dev]",
+            inpainting=True,
+            price=0.025,
+            extra={"strength": {"min": 0, "max": 1, "default": 0.8}},
+        ),
+        entry("hidream", "HiDream I1", edit=False, price=0.012, resolutions=("1024x1024",)),
+        {
+            "id": "kling-video",
+            "name": "Kling video",
+            "architecture": {"input_modalities": ["text"], "output_modalities": ["video"]},
+        },
+    ]
+
+
 FIELDS = {
     "model",
     "prompt",
@@ -56,8 +136,10 @@ def decode_data_url(value: Any, what: str) -> Image.Image:
 
 
 class NanoGPTFake(StrictFake):
-    def __init__(self) -> None:
+    def __init__(self, listing: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
+        # Edit it in a test to make the router add, change or drop models.
+        self.listing = listing if listing is not None else default_listing()
         self.b64_when_url_asked = False
         self.files: dict[str, tuple[bytes, float]] = {}
         self._ids = itertools.count(1)
@@ -69,9 +151,28 @@ class NanoGPTFake(StrictFake):
             if "authorization" in request.headers:
                 raise Rejected("Result files never need the API key.")
             return
+        # Model discovery needs no key, as on NanoGPT; generations do.
+        if request.method == "GET" and request.path == "/v1/image-models":
+            return
         super().check_auth(request)
 
+    def model(self, model_id: Any) -> dict[str, Any]:
+        for listed in self.listing:
+            if listed.get("id") == model_id and "image" in listed["architecture"].get(
+                "output_modalities", []
+            ):
+                return listed
+        raise Rejected(f"Model '{model_id}' not found.", status=404, code="model_not_found")
+
     def serve(self, request: RecordedRequest) -> Reply:
+        if request.method == "GET" and request.path == "/v1/image-models":
+            if request.query.get("detailed") != ["true"]:
+                return json_reply(
+                    {"object": "list", "data": [{"id": m["id"]} for m in self.listing]}
+                )
+            return json_reply(
+                {"object": "list", "data": self.listing, "meta": {"count": len(self.listing)}}
+            )
         if request.method == "GET" and request.path.startswith("/files/"):
             stored = self.files.get(request.path)
             if stored is None or time.monotonic() > stored[1]:
@@ -94,11 +195,11 @@ class NanoGPTFake(StrictFake):
         unknown = set(body) - FIELDS
         if unknown:
             raise Rejected(f"Unknown parameter(s): {', '.join(sorted(unknown))}")
-        if body.get("model") not in MODELS:
-            raise Rejected(f"Unknown model {body.get('model')}.")
+        model = self.model(body.get("model"))
         if not body.get("prompt"):
             raise Rejected("A prompt is required.")
         self.check_ranges(body)
+        self.check_model(model, body)
         if "imageDataUrl" in body and "imageDataUrls" in body:
             raise Rejected("Send imageDataUrl or imageDataUrls, not both.")
         urls = body.get("imageDataUrls") or (
@@ -139,6 +240,35 @@ class NanoGPTFake(StrictFake):
         if "n" in body and not (isinstance(body["n"], int) and 1 <= body["n"] <= 10):
             raise Rejected("n must be 1 to 10.")
 
+    def check_model(self, model: dict[str, Any], body: dict[str, Any]) -> None:
+        """What this model, as listed, cannot do is refused, as the router would."""
+        can = model["capabilities"]
+        supported = model["supported_parameters"]
+        images = body.get("imageDataUrls") or ([1] if "imageDataUrl" in body else [])
+        name = model["id"]
+        if images and not can["image_to_image"]:
+            raise Rejected(f"{name} does not take input images.")
+        if not images and not can["image_generation"]:
+            raise Rejected(f"{name} needs an input image.")
+        if images and len(images) > model["input_reference_constraints"]["max_items"]:
+            raise Rejected(
+                f"{name} takes at most {model['input_reference_constraints']['max_items']} images."
+            )
+        if "maskDataUrl" in body and not can["inpainting"]:
+            raise Rejected(f"{name} does not support masks.")
+        if "size" in body and body["size"] not in supported["resolutions"]:
+            raise Rejected(f"{name} does not support the size {body['size']}.")
+        if int(body.get("n", 1)) > supported["max_images"]:
+            raise Rejected(f"{name} makes at most {supported['max_images']} images per request.")
+        if "strength" in body and "strength" not in supported:
+            raise Rejected(f"{name} does not take strength.")
+
+    def price(self, model: dict[str, Any], size: str) -> float:
+        listed = model["pricing"]["per_image"]
+        if isinstance(listed, dict):
+            return float(listed[size.replace("x", "*")])
+        return float(listed)
+
     def answer(self, body: dict[str, Any]) -> Reply:
         response_format = body.get("response_format", "b64_json")
         n = int(body.get("n", 1))
@@ -151,6 +281,9 @@ class NanoGPTFake(StrictFake):
                 data.append({"url": self.base_url + name})
             else:
                 data.append({"b64_json": b64(picture)})
+        model = self.model(body["model"])
+        size = str(body.get("size") or "1024x1024")
+        cost = round(self.price(model, size) * n, 6)
         return json_reply(
-            {"created": 1750000000, "data": data, "cost": 0.03 * n, "remainingBalance": 9.97}
+            {"created": 1750000000, "data": data, "cost": cost, "remainingBalance": 9.97}
         )

@@ -326,9 +326,9 @@ def image_api() -> Iterator[CountingImageAPI]:
 @pytest.fixture
 def paid_model(image_api: CountingImageAPI, transactional_db: None) -> Any:
     """An ``openai`` provider at the fake API, with its gpt-image-1 model."""
-    from editor import services
+    from editor import catalog
 
-    provider = services.provider_create(
+    provider = catalog.provider_create(
         name="paid",
         kind="openai",
         base_url=image_api.base_url + "/v1",

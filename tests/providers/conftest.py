@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from editor import pipeline, services
+from editor import catalog, pipeline
 from editor.models import ImageModel, Job, Provider
 from editor.providers import http
 from tests.fakes.common import API_KEY
@@ -26,7 +26,7 @@ def sleeps(monkeypatch: Any) -> list[float]:
 def provider_on(
     *, kind: str, base_url: str, deadline: float = 5.0, sync: bool = True, **fields: Any
 ) -> Provider:
-    provider = services.provider_create(
+    provider = catalog.provider_create(
         name=f"{kind}-test", kind=kind, base_url=base_url, api_key=API_KEY, sync=sync
     )
     Provider.objects.filter(pk=provider.pk).update(deadline=deadline, connect_timeout=2, **fields)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from editor import crypto, services
+from editor import catalog, crypto
 from editor.models import ImageModel, Provider
 from tests.fakes.common import API_KEY
 from tests.fakes.imagerouter import ImageRouterFake
@@ -34,7 +34,7 @@ def test_openai_api_key_alone_adds_a_ready_provider_without_the_network(
     settings: Any, db: None, no_network: None
 ) -> None:
     settings.DARKROOM_ENV_PROVIDERS = env_providers(openai={"api_key": API_KEY, "base_url": ""})
-    services.providers_ensure_defaults()
+    catalog.providers_ensure_defaults()
     provider = Provider.objects.get(name="openai")
     assert (provider.kind, provider.base_url) == ("openai", "https://api.openai.com/v1")
     assert provider.api_key == API_KEY
@@ -43,6 +43,7 @@ def test_openai_api_key_alone_adds_a_ready_provider_without_the_network(
         "gpt-image-1",
         "gpt-image-1-mini",
         "gpt-image-1.5",
+        "gpt-image-2",
     ]
 
 
@@ -50,7 +51,7 @@ def test_nanogpt_key_and_base_url_override(settings: Any, db: None, no_network: 
     settings.DARKROOM_ENV_PROVIDERS = env_providers(
         nanogpt={"api_key": API_KEY, "base_url": "https://router.example/api/v1"}
     )
-    services.providers_ensure_defaults()
+    catalog.providers_ensure_defaults()
     provider = Provider.objects.get(name="nanogpt")
     assert provider.base_url == "https://router.example/api/v1"
     assert provider.models.filter(model_id="flux-kontext").exists()
@@ -58,12 +59,12 @@ def test_nanogpt_key_and_base_url_override(settings: Any, db: None, no_network: 
 
 def test_dalle2_needs_both_its_base_url_and_key(settings: Any, db: None, no_network: None) -> None:
     settings.DARKROOM_ENV_PROVIDERS = env_providers(dalle2={"api_key": API_KEY, "base_url": ""})
-    services.providers_ensure_defaults()
+    catalog.providers_ensure_defaults()
     assert not Provider.objects.filter(kind="dalle2").exists()
     settings.DARKROOM_ENV_PROVIDERS = env_providers(
         dalle2={"api_key": API_KEY, "base_url": "https://dalle.example/v1"}
     )
-    services.providers_ensure_defaults()
+    catalog.providers_ensure_defaults()
     assert Provider.objects.get(kind="dalle2").models.get().model_id == "dall-e-2"
 
 
@@ -71,9 +72,9 @@ def test_a_changed_key_in_the_environment_replaces_the_stored_one(
     settings: Any, db: None, no_network: None
 ) -> None:
     settings.DARKROOM_ENV_PROVIDERS = env_providers(openai={"api_key": "sk-old", "base_url": ""})
-    services.providers_ensure_defaults()
+    catalog.providers_ensure_defaults()
     settings.DARKROOM_ENV_PROVIDERS = env_providers(openai={"api_key": "sk-new", "base_url": ""})
-    services.providers_ensure_defaults()
+    catalog.providers_ensure_defaults()
     assert Provider.objects.get(name="openai").api_key == "sk-new"
     assert Provider.objects.filter(name="openai").count() == 1
 
@@ -84,7 +85,7 @@ def test_imagerouter_models_are_synced_when_it_answers(settings: Any, db: None) 
         settings.DARKROOM_ENV_PROVIDERS = env_providers(
             imagerouter={"api_key": API_KEY, "base_url": fake.base_url + "/v1"}
         )
-        services.providers_ensure_defaults()
+        catalog.providers_ensure_defaults()
     provider = Provider.objects.get(name="imagerouter")
     assert provider.models.filter(model_id="openai/gpt-image-1", supports_mask=True).exists()
 
@@ -99,7 +100,7 @@ def test_an_unreachable_imagerouter_at_startup_is_no_crash_and_no_leak(
         imagerouter={"api_key": API_KEY, "base_url": "http://127.0.0.1:9/v1"}
     )
     with caplog.at_level(logging.DEBUG):
-        services.providers_ensure_defaults()
+        catalog.providers_ensure_defaults()
     provider = Provider.objects.get(name="imagerouter")
     assert provider.models.count() == 0
     assert "Could not sync the models of imagerouter" in caplog.text
@@ -112,7 +113,7 @@ def test_an_unreachable_imagerouter_at_startup_is_no_crash_and_no_leak(
 def test_old_keys_stay_readable_and_rotation_moves_to_the_newest(settings: Any, db: None) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.DARKROOM_ENCRYPTION_KEYS = [old]
-    provider = services.provider_create(name="router", kind="nanogpt", api_key=API_KEY, sync=False)
+    provider = catalog.provider_create(name="router", kind="nanogpt", api_key=API_KEY, sync=False)
     before = Provider.objects.get(pk=provider.pk).api_key_encrypted
     settings.DARKROOM_ENCRYPTION_KEYS = [new, old]
     assert Provider.objects.get(pk=provider.pk).api_key == API_KEY  # old value still readable
@@ -129,7 +130,7 @@ def test_old_keys_stay_readable_and_rotation_moves_to_the_newest(settings: Any, 
 
 
 def test_the_admin_never_shows_the_key(db: None) -> None:
-    provider = services.provider_create(name="router", kind="nanogpt", api_key=API_KEY)
+    provider = catalog.provider_create(name="router", kind="nanogpt", api_key=API_KEY, sync=False)
     admin = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
     client = Client()
     client.force_login(admin)
@@ -143,7 +144,7 @@ def test_the_admin_never_shows_the_key(db: None) -> None:
 
 
 def test_the_admin_can_replace_the_key_without_seeing_it(db: None) -> None:
-    provider = services.provider_create(name="router", kind="nanogpt", api_key=API_KEY)
+    provider = catalog.provider_create(name="router", kind="nanogpt", api_key=API_KEY, sync=False)
     admin = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
     client = Client()
     client.force_login(admin)
@@ -167,7 +168,7 @@ def test_the_admin_can_replace_the_key_without_seeing_it(db: None) -> None:
 
 
 def test_providers_list_never_shows_the_key(db: None) -> None:
-    services.provider_create(name="router", kind="nanogpt", api_key=API_KEY)
+    catalog.provider_create(name="router", kind="nanogpt", api_key=API_KEY, sync=False)
     out = io.StringIO()
     call_command("providers", "list", stdout=out)
     assert "router" in out.getvalue() and "key set" in out.getvalue()
@@ -213,8 +214,20 @@ def test_providers_add_and_sync_work_for_a_table_kind_and_a_listing_kind(db: Non
             stdout=out,
         )
         call_command("providers", "sync", "oa", stdout=out)
-    assert "Synced oa: 3 model(s)" in out.getvalue()
-    assert ImageModel.objects.filter(provider__name="oa", enabled=True).count() == 3
+    # The sync says what it added; chat and audio models of the list are not image models.
+    assert (
+        "Synced oa: Added: gpt-image-1-mini, gpt-image-1.5, gpt-image-2, "
+        "gpt-image-2-2026-04-21. 1 model(s) unchanged." in out.getvalue()
+    )
+    assert sorted(
+        ImageModel.objects.usable().filter(provider__name="oa").values_list("model_id", flat=True)
+    ) == [
+        "gpt-image-1",
+        "gpt-image-1-mini",
+        "gpt-image-1.5",
+        "gpt-image-2",
+        "gpt-image-2-2026-04-21",
+    ]
 
 
 def test_providers_sync_reports_an_unreachable_router_without_the_key(
@@ -225,7 +238,7 @@ def test_providers_sync_reports_an_unreachable_router_without_the_key(
     from editor.providers import http
 
     monkeypatch.setattr(http, "sleep", lambda seconds: None)
-    provider = services.provider_create(name="ir", kind="imagerouter", api_key=API_KEY, sync=False)
+    provider = catalog.provider_create(name="ir", kind="imagerouter", api_key=API_KEY, sync=False)
     provider.base_url = "http://127.0.0.1:9/v1"
     provider.save()
     with pytest.raises(CommandError) as caught:
@@ -235,7 +248,7 @@ def test_providers_sync_reports_an_unreachable_router_without_the_key(
 
 
 def test_the_admin_syncs_models_and_reports_failures_without_the_key(db: None) -> None:
-    provider = services.provider_create(
+    provider = catalog.provider_create(
         name="ir", kind="imagerouter", base_url="http://127.0.0.1:9/v1", api_key=API_KEY, sync=False
     )
     fake = ImageRouterFake()
@@ -248,4 +261,8 @@ def test_the_admin_syncs_models_and_reports_failures_without_the_key(db: None) -
     with fake.running():
         Provider.objects.filter(pk=provider.pk).update(base_url=fake.base_url + "/v1")
         synced = client.post("/admin/editor/provider/", form, follow=True).content.decode()
-    assert "Ir: 4 model(s) synced." in synced  # the admin capitalises messages
+    # The admin capitalises messages; the video model of the list is not offered.
+    assert (
+        "Ir: Added: black-forest-labs/FLUX-1-schnell, google/gemini-2.5-flash-image, "
+        "openai/gpt-image-1, test/test." in synced
+    )

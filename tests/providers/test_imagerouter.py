@@ -77,7 +77,10 @@ def test_models_come_from_the_models_listing(provider: Any) -> None:
     assert "quality" not in gemini.parameters
     flux = models["black-forest-labs/FLUX-1-schnell"]
     assert (flux.can_edit, flux.can_generate) == (False, True)
-    assert flux.pricing == {"type": "fixed", "value": 0.0013}
+    # Read into the one shape the estimator knows.
+    assert flux.pricing == {"per_image": "0.0013"}
+    gpt = models["openai/gpt-image-1"]
+    assert gpt.pricing == {"per_image_range": {"min": "0.011", "average": "0.167", "max": "0.25"}}
 
 
 def test_an_edit_with_n_makes_n_calls_with_every_image_and_the_mask(
@@ -106,7 +109,7 @@ def test_an_edit_with_n_makes_n_calls_with_every_image_and_the_mask(
     mask = open_bytes(calls[0].multipart()["mask[]"][0][1])
     assert mask.size == (40, 30) and mask.getchannel("A").getpixel((5, 5)) == 0
     assert job.images.filter(role=ImageRole.RESULT).count() == 3
-    assert job.cost == Decimal("0.12")
+    assert job.cost == Decimal("0.501")  # three calls at the router's 0.167 each
     assert job.usage == {"calls": 3, "latency_ms": [2345, 2345, 2345]}
     with job.images.get(role=ImageRole.SENT_MASK).file.open("rb") as handle:
         assert handle.read() == calls[0].multipart()["mask[]"][0][1]
@@ -161,7 +164,7 @@ def test_a_failed_later_call_keeps_the_paid_results_and_says_what_happened(
     assert len(fake.paid_calls("/openai/images/edits")) == 2  # stopped after the failure
     assert "Only 1 of 3 images were made" in job.notices[0]
     assert "Upstream timed out" in job.notices[0]
-    assert job.cost == Decimal("0.04")
+    assert job.cost == Decimal("0.167")  # the one call that made an image
 
 
 def test_a_non_openai_model_gets_its_mask_white_on_black(db: None) -> None:
@@ -182,10 +185,10 @@ def test_a_non_openai_model_gets_its_mask_white_on_black(db: None) -> None:
 
 
 def test_an_unreachable_models_listing_fails_the_sync_readably(db: None) -> None:
-    from editor import services
+    from editor import catalog
 
     with pytest.raises(Exception) as caught:
-        services.provider_create(
+        catalog.provider_create(
             name="ir", kind="imagerouter", base_url="http://127.0.0.1:9/v1", api_key=API_KEY
         )
     assert "Could not connect" in str(caught.value)

@@ -86,7 +86,7 @@ def test_an_edit_sends_images_as_data_urls_and_the_mask_white_on_black(
     with job.images.get(role=ImageRole.SENT_MASK).file.open("rb") as handle:
         assert handle.read() == decoded(body["maskDataUrl"])
     assert job.images.filter(role=ImageRole.RESULT).count() == 2
-    assert job.cost == Decimal("0.06")
+    assert job.cost == Decimal("0.032")  # 2 x 512x512 at the listed $0.016
     assert job.usage == {"remaining_balance": 9.97}
     assert_key_hidden(job, alice_client)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -128,7 +129,14 @@ def test_an_edit_sends_every_image_and_the_mask_in_openai_convention(
     shown = job.images.get(role=ImageRole.SENT_MASK)
     with shown.file.open("rb") as handle:
         assert handle.read() == fields["mask"][0][1]
-    assert job.usage["total_tokens"] == 50 + 272 * 2
+    # 3 images at high fidelity, 6 text tokens, two high-quality 1024x1024 results.
+    assert job.usage["input_tokens_details"] == {"image_tokens": 3 * 4548, "text_tokens": 6}
+    assert job.usage["output_tokens"] == 2 * 4160
+    # No cost in the answer: computed from the usage at gpt-image-1's token prices
+    # ($5 text in, $10 image in, $40 image out per million).
+    assert job.cost == Decimal("0.46927")
+    assert job.cost_source == "usage"
+    assert "$0.47" in alice_client.get(f"/jobs/{job.pk}/").content.decode()
     assert call.headers["authorization"] == f"Bearer {API_KEY}"
     assert_key_hidden(job, alice_client)
 
@@ -158,7 +166,8 @@ def test_a_generation_posts_json_and_stores_the_b64_result(
     result = job.images.get(role=ImageRole.RESULT)
     # The provider's PNG is stored as received, transparency and all.
     assert result.format == "PNG"
-    assert job.usage["output_tokens"] == 272
+    # Medium (auto) quality at 1536x1024: OpenAI's 1056 square tokens scaled by area.
+    assert job.usage["output_tokens"] == 1584
 
 
 def test_the_mini_model_never_gets_input_fidelity_and_png_never_gets_compression() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from editor import services
+from editor import catalog
 from editor.models import ImageModel, Job
 from editor.parameters import conflicts
 from tests.fakes.common import API_KEY
@@ -12,10 +12,10 @@ from tests.images import image_bytes, upload
 
 
 def table_model(kind: str, model_id: str, base_url: str = "https://router.example/v1") -> Any:
-    provider = services.provider_create(
+    provider = catalog.provider_create(
         name=f"{kind}-p", kind=kind, base_url=base_url, api_key=API_KEY, sync=False
     )
-    services.provider_sync_models(provider=provider, offline=True)
+    catalog.provider_sync_models(provider=provider, offline=True)
     return ImageModel.objects.get(provider=provider, model_id=model_id)
 
 

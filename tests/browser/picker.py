@@ -1,0 +1,45 @@
+"""Driving the editor's model picker as a person does: open it, type, pick."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+PICKER = ".ts-wrapper.model-picker"
+
+
+def choose_model(page: Any, label: str, *, typed: str | None = None) -> None:
+    """Open the picker, type to filter, and pick the model called ``label``."""
+    open_picker(page)
+    filter_models(page, typed if typed is not None else label)
+    option = page.locator(f"{PICKER} .ts-dropdown .option").filter(
+        has=page.locator(".model-label", has_text=re.compile(f"^{re.escape(label)}$"))
+    )
+    option.first.click()
+    expect(chosen_label(page)).to_have_text(label)
+    expect(page.locator(f"{PICKER} .ts-dropdown")).to_be_hidden()
+
+
+def chosen_label(page: Any) -> Any:
+    return page.locator(f"{PICKER} .ts-control .model-item .model-label")
+
+
+def offered_labels(page: Any) -> list[str]:
+    """The labels the open dropdown shows, in order."""
+    return [
+        text.strip()
+        for text in page.locator(f"{PICKER} .ts-dropdown .option .model-label").all_inner_texts()
+    ]
+
+
+def open_picker(page: Any) -> None:
+    if not page.locator(f"{PICKER} .ts-dropdown").is_visible():
+        page.locator(f"{PICKER} .ts-control").click()
+    expect(page.locator(f"{PICKER} .ts-dropdown")).to_be_visible()
+
+
+def filter_models(page: Any, text: str) -> None:
+    """Type ``text`` into the open picker's filter, replacing what was there."""
+    page.locator(f"{PICKER} .ts-control input").fill(text)
