@@ -248,6 +248,9 @@ DARKROOM_X_ACCEL_PREFIX = env_str("DARKROOM_X_ACCEL_PREFIX")
 QUEUE_DIR = DATA_DIR / "queue"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with atomic writes and a reader that sets
+    # unreadable messages aside instead of stopping the worker (webapp/broker.py).
+    CELERY_BROKER_TRANSPORT = "webapp.broker:Transport"
     # data_folder_in and _out must be the same folder or messages are never
     # seen; control_folder defaults to a relative path; processed messages
     # would pile up forever if stored.
@@ -255,6 +258,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(QUEUE_DIR / "messages"),
         "data_folder_out": str(QUEUE_DIR / "messages"),
         "control_folder": str(QUEUE_DIR / "control"),
+        "rejected_folder": str(QUEUE_DIR / "rejected"),
         "store_processed": False,
         "polling_interval": 0.1,
     }
