@@ -321,7 +321,12 @@ CELERY_BEAT_SCHEDULE = {
 DARKROOM_HEARTBEAT_SECONDS = env_float("DARKROOM_HEARTBEAT_SECONDS", 10.0)
 # ... and counts as abandoned by a dead worker after this long without a touch.
 DARKROOM_STALE_AFTER_SECONDS = env_float("DARKROOM_STALE_AFTER_SECONDS", 60.0)
-# A job queued this long without being claimed has lost its message.
+# When the broker holds fewer waiting messages than there are queued jobs,
+# some messages were lost: the jobs queued longest, once they have waited
+# this long since their last message, are sent new ones.
+DARKROOM_LOST_AFTER_SECONDS = env_float("DARKROOM_LOST_AFTER_SECONDS", 60.0)
+# When the broker cannot tell how many messages wait, a job queued this long
+# since its last message is sent a new one instead.
 DARKROOM_REQUEUE_AFTER_SECONDS = env_float("DARKROOM_REQUEUE_AFTER_SECONDS", 600.0)
 # A job whose worker died this many times is failed instead of started again.
 DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)

@@ -210,6 +210,7 @@ def worker_env(postgres: str, broker: str, media_dir: Path, tmp_path: Path) -> d
         # Quick recovery, for the sweep of a worker started with beat=True.
         "DARKROOM_HEARTBEAT_SECONDS": "0.5",
         "DARKROOM_STALE_AFTER_SECONDS": "3",
+        "DARKROOM_LOST_AFTER_SECONDS": "3",
         "DARKROOM_REQUEUE_AFTER_SECONDS": "5",
         "DARKROOM_SWEEP_SECONDS": "1",
         "CI": os.environ.get("CI", ""),
