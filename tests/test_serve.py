@@ -373,10 +373,10 @@ def test_the_embedded_worker_sets_a_truncated_message_aside_and_keeps_running(
 ) -> None:
     serve = start_serve()
     messages = serve.data_dir / "queue" / "messages"
+    truncated = messages / f"1_{uuid.uuid4()}.darkroom.msg"
     half = messages.parent / "half"
     half.write_bytes(b'{"body": "eyJh", "content-encoding": "utf-8", "propert')
-    os.replace(half, messages / f"1_{uuid.uuid4()}.darkroom.msg")
-    (truncated,) = messages.iterdir()
+    os.replace(half, truncated)
     wait_until(
         lambda: (serve.data_dir / "queue" / "rejected" / truncated.name).exists(),
         timeout=60,
