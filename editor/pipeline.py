@@ -28,7 +28,8 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from editor import imaging, parameters, pricing
@@ -379,7 +380,12 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
 # --- Recovery ------------------------------------------------------------------
 
 
-def jobs_recover(*, enqueue: Callable[[str], None], now: datetime | None = None) -> Counter[str]:
+def jobs_recover(
+    *,
+    enqueue: Callable[[str], None],
+    waiting_messages: Callable[[], int] | None = None,
+    now: datetime | None = None,
+) -> Counter[str]:
     """Find jobs whose worker died or whose message was lost, and settle them.
 
     A running job whose heartbeat stopped is:
@@ -390,17 +396,19 @@ def jobs_recover(*, enqueue: Callable[[str], None], now: datetime | None = None)
     * failed with the "may have charged" message when the request was sent
       and no answer was saved: Darkroom never pays twice on its own.
 
-    A job queued for longer than ``DARKROOM_REQUEUE_AFTER_SECONDS`` without
-    being claimed is enqueued again (its message was lost; a duplicate does
-    no harm). Every change is a conditional update, so sweeps running at the
-    same time on several machines do no harm either.
+    Queued jobs whose message was lost are sent a new one (see
+    ``_jobs_to_send_again``; ``waiting_messages`` counts the messages waiting
+    in the broker, None or a failure falls back to the jobs' age alone). A
+    duplicate message does no harm: a job is claimed once. Every change is a
+    conditional update, so sweeps running at the same time on several
+    machines do no harm either.
     """
     now = now or timezone.now()
     counts: Counter[str] = Counter()
 
     def enqueue_or_log(job_id: str) -> None:
         # The job is queued on its row already: if the broker is away now, a
-        # later sweep sends its message once DARKROOM_REQUEUE_AFTER_SECONDS pass.
+        # later sweep finds it short of a message and sends it one.
         try:
             enqueue(job_id)
         except Exception:
@@ -444,11 +452,8 @@ def jobs_recover(*, enqueue: Callable[[str], None], now: datetime | None = None)
         if outcome:
             logger.warning("Recovered job %s from a stopped worker: %s", pk, outcome)
             counts[outcome] += 1
-    lost_before = now - timedelta(seconds=settings.DARKROOM_REQUEUE_AFTER_SECONDS)
-    waiting = Job.objects.filter(status=JobStatus.QUEUED).filter(
-        Q(heartbeat__lt=lost_before) | Q(heartbeat__isnull=True, created__lt=lost_before)
-    )
-    for pk, heartbeat in waiting.values_list("pk", "heartbeat"):
+    resend = _jobs_to_send_again(waiting_messages=waiting_messages, now=now)
+    for pk, heartbeat in resend.values_list("pk", "heartbeat"):
         # The heartbeat of a queued job is when it was last enqueued.
         if Job.objects.filter(pk=pk, status=JobStatus.QUEUED, heartbeat=heartbeat).update(
             heartbeat=now
@@ -456,3 +461,51 @@ def jobs_recover(*, enqueue: Callable[[str], None], now: datetime | None = None)
             enqueue_or_log(str(pk))
             counts["reenqueued"] += 1
     return counts
+
+
+def _jobs_to_send_again(
+    *, waiting_messages: Callable[[], int] | None, now: datetime
+) -> QuerySet[Job]:
+    """The queued jobs to send a new message, the longest waiting first.
+
+    Each queued job was sent one message (or more: duplicates do no harm).
+    When the broker holds fewer waiting messages than there are queued jobs,
+    that many messages were lost (a broker restarted without its data, a
+    publish that failed, a message file set aside as unreadable, messages a
+    killed worker had taken but not started). The jobs queued longest, and
+    for at least ``DARKROOM_LOST_AFTER_SECONDS`` since their last message,
+    get new ones, at most as many as are missing. A long queue that is
+    simply busy holds a message per job and gets nothing. Every queued job
+    is counted, however new: its message is among the waiting ones.
+
+    The rule reasons in counts, not in which job's message is missing: no
+    broker can say that cheaply. Messages that workers hold are not
+    waiting; their jobs are running, or about to be claimed (a harmless
+    duplicate at worst). Messages of finished jobs or of the sweep itself
+    only delay a re-send to a later sweep.
+
+    When the broker cannot say how many messages wait, a job is sent a new
+    message once it has waited ``DARKROOM_REQUEUE_AFTER_SECONDS`` (longer:
+    this also re-sends to jobs that only wait their turn).
+    """
+    queued = (
+        Job.objects.filter(status=JobStatus.QUEUED)
+        .alias(last_sent=Coalesce("heartbeat", "created"))
+        .order_by("last_sent", "pk")
+    )
+    if waiting_messages is not None:
+        try:
+            # Messages first: a job exists before its message is published.
+            waiting = waiting_messages()
+        except Exception:
+            logger.warning(
+                "Could not count the messages waiting in the broker; re-sending only to "
+                "jobs queued longer than DARKROOM_REQUEUE_AFTER_SECONDS.",
+                exc_info=True,
+            )
+        else:
+            missing = max(queued.count() - waiting, 0)
+            lost_before = now - timedelta(seconds=settings.DARKROOM_LOST_AFTER_SECONDS)
+            return queued.filter(last_sent__lt=lost_before)[:missing]
+    waited_before = now - timedelta(seconds=settings.DARKROOM_REQUEUE_AFTER_SECONDS)
+    return queued.filter(last_sent__lt=waited_before)

@@ -77,30 +77,13 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Any]:
     """A real Celery worker (threads) on the embedded filesystem broker."""
     from celery.contrib.testing.worker import start_worker
 
-    from webapp.celery import app, ensure_queue_folders
+    from tests.services import filesystem_broker
+    from webapp.celery import app
 
-    queue = tmp_path / "queue"
-    options = {
-        "data_folder_in": str(queue / "messages"),
-        "data_folder_out": str(queue / "messages"),
-        "control_folder": str(queue / "control"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-    previous = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.broker_url = "filesystem://"
-    app.conf.broker_transport_options = options
-    ensure_queue_folders()
-    _forget_broker_connections(app)
-    with start_worker(
-        app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10
+    with (
+        filesystem_broker(tmp_path / "queue"),
+        start_worker(
+            app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10
+        ),
     ):
         yield app
-    app.conf.broker_url, app.conf.broker_transport_options = previous
-    _forget_broker_connections(app)
-
-
-def _forget_broker_connections(app: Any) -> None:
-    """Make the app open new connections with its current broker settings."""
-    app._pool = None
-    app.amqp._producer_pool = None

@@ -6,12 +6,14 @@ under ``CI=true``, where a missing service is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,57 @@ def wait_until(condition: Any, *, timeout: float, message: str, interval: float 
             return
         time.sleep(interval)
     raise AssertionError(f"{message} (after {timeout:g}s)")
+
+
+# The embedded broker's transport, as the settings choose it for filesystem://.
+FILESYSTEM_TRANSPORT = "webapp.broker:Transport"
+
+
+def filesystem_broker_options(folder: Path, *, polling_interval: float = 0.05) -> dict[str, Any]:
+    """Transport options for a broker folder of a test's own (see webapp/settings.py)."""
+    return {
+        "data_folder_in": str(folder / "messages"),
+        "data_folder_out": str(folder / "messages"),
+        "control_folder": str(folder / "control"),
+        "rejected_folder": str(folder / "rejected"),
+        "store_processed": False,
+        "polling_interval": polling_interval,
+    }
+
+
+@contextlib.contextmanager
+def celery_broker(
+    url: str, transport_options: dict[str, Any] | None = None, *, transport: str | None = None
+) -> Iterator[str]:
+    """Point this process's Celery app (enqueueing, the sweep, /readyz, a worker
+    started in this process) at ``url``, and back afterwards."""
+    from webapp.celery import app, ensure_queue_folders
+
+    names = ("broker_url", "broker_transport", "broker_transport_options")
+    previous = {name: app.conf.get(name) for name in names}
+    app.conf.broker_url = url
+    app.conf.broker_transport = transport
+    app.conf.broker_transport_options = transport_options or {}
+    ensure_queue_folders()
+    _forget_broker_connections(app)
+    try:
+        yield url
+    finally:
+        for name, value in previous.items():
+            app.conf[name] = value
+        _forget_broker_connections(app)
+
+
+def filesystem_broker(folder: Path, *, polling_interval: float = 0.05) -> Any:
+    """``celery_broker`` on the embedded filesystem broker, in ``folder``."""
+    options = filesystem_broker_options(folder, polling_interval=polling_interval)
+    return celery_broker("filesystem://", options, transport=FILESYSTEM_TRANSPORT)
+
+
+def _forget_broker_connections(app: Any) -> None:
+    """Make the app open new connections with its current broker settings."""
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 class MotoS3:

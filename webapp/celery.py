@@ -17,7 +17,7 @@ app.autodiscover_tasks()
 def ensure_queue_folders() -> None:
     """The filesystem broker expects its folders to exist on both ends."""
     options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+    for key in ("data_folder_in", "data_folder_out", "control_folder", "rejected_folder"):
         if folder := options.get(key):
             Path(folder).mkdir(parents=True, exist_ok=True)
 

@@ -248,6 +248,9 @@ DARKROOM_X_ACCEL_PREFIX = env_str("DARKROOM_X_ACCEL_PREFIX")
 QUEUE_DIR = DATA_DIR / "queue"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with atomic writes and a reader that sets
+    # unreadable messages aside instead of stopping the worker (webapp/broker.py).
+    CELERY_BROKER_TRANSPORT = "webapp.broker:Transport"
     # data_folder_in and _out must be the same folder or messages are never
     # seen; control_folder defaults to a relative path; processed messages
     # would pile up forever if stored.
@@ -255,6 +258,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(QUEUE_DIR / "messages"),
         "data_folder_out": str(QUEUE_DIR / "messages"),
         "control_folder": str(QUEUE_DIR / "control"),
+        "rejected_folder": str(QUEUE_DIR / "rejected"),
         "store_processed": False,
         "polling_interval": 0.1,
     }
@@ -325,7 +329,12 @@ CELERY_BEAT_SCHEDULE = {
 DARKROOM_HEARTBEAT_SECONDS = env_float("DARKROOM_HEARTBEAT_SECONDS", 10.0)
 # ... and counts as abandoned by a dead worker after this long without a touch.
 DARKROOM_STALE_AFTER_SECONDS = env_float("DARKROOM_STALE_AFTER_SECONDS", 60.0)
-# A job queued this long without being claimed has lost its message.
+# When the broker holds fewer waiting messages than there are queued jobs,
+# some messages were lost: the jobs queued longest, once they have waited
+# this long since their last message, are sent new ones.
+DARKROOM_LOST_AFTER_SECONDS = env_float("DARKROOM_LOST_AFTER_SECONDS", 60.0)
+# When the broker cannot tell how many messages wait, a job queued this long
+# since its last message is sent a new one instead.
 DARKROOM_REQUEUE_AFTER_SECONDS = env_float("DARKROOM_REQUEUE_AFTER_SECONDS", 600.0)
 # A job whose worker died this many times is failed instead of started again.
 DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)

@@ -149,22 +149,9 @@ def page(open_context: Callable[..., Any]) -> Any:
 @pytest.fixture
 def idle_queue(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
     """A broker folder nobody consumes: jobs stay queued (and nothing reaches var/)."""
-    from webapp.celery import app, ensure_queue_folders
+    from tests.services import filesystem_broker
 
     queue = tmp_path / "idle-queue"
-    previous = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.broker_url = "filesystem://"
-    app.conf.broker_transport_options = {
-        "data_folder_in": str(queue / "messages"),
-        "data_folder_out": str(queue / "messages"),
-        "control_folder": str(queue / "control"),
-        "store_processed": False,
-    }
-    ensure_queue_folders()
-    app._pool = None
-    app.amqp._producer_pool = None
-    yield queue
-    app.conf.broker_url, app.conf.broker_transport_options = previous
-    app._pool = None
-    app.amqp._producer_pool = None
+    with filesystem_broker(queue):
+        yield queue
     shutil.rmtree(queue, ignore_errors=True)

@@ -28,7 +28,7 @@ from django.db import connection
 
 from tests.fakes.server import FakeProvider, RecordedRequest, Reply
 from tests.images import image_bytes
-from tests.services import MotoS3, free_port, service_missing, wait_until
+from tests.services import MotoS3, celery_broker, free_port, service_missing, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,33 +125,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-@contextlib.contextmanager
-def celery_broker(url: str, transport_options: dict[str, Any] | None = None) -> Iterator[str]:
-    """Point this process's Celery app (job enqueueing, the sweep, /readyz) at ``url``."""
-    from webapp.celery import app
-
-    names = ("broker_url", "broker_transport_options")
-    previous = {name: app.conf.get(name) for name in names}
-    app.conf.broker_url = url
-    app.conf.broker_transport_options = transport_options or {}
-    _forget_broker_connections(app)
-    try:
-        yield url
-    finally:
-        for name, value in previous.items():
-            app.conf[name] = value
-        _forget_broker_connections(app)
-
-
 @pytest.fixture
 def broker(redis_server: RedisServer) -> Iterator[str]:
     with celery_broker(redis_server.url, {"visibility_timeout": 3600}) as url:
         yield url
-
-
-def _forget_broker_connections(app: Any) -> None:
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 # --- Celery worker processes -------------------------------------------------------
@@ -233,6 +210,7 @@ def worker_env(postgres: str, broker: str, media_dir: Path, tmp_path: Path) -> d
         # Quick recovery, for the sweep of a worker started with beat=True.
         "DARKROOM_HEARTBEAT_SECONDS": "0.5",
         "DARKROOM_STALE_AFTER_SECONDS": "3",
+        "DARKROOM_LOST_AFTER_SECONDS": "3",
         "DARKROOM_REQUEUE_AFTER_SECONDS": "5",
         "DARKROOM_SWEEP_SECONDS": "1",
         "CI": os.environ.get("CI", ""),

@@ -26,8 +26,10 @@ pytestmark = [pytest.mark.worker, pytest.mark.services]
 
 @pytest.fixture(autouse=True)
 def quick_recovery(settings: Any) -> None:
-    """The sweep run by these tests gives up on a silent worker after 3 seconds."""
+    """The sweep run by these tests gives up on a silent worker after 3 seconds,
+    and sends a new message to a job short of one after 3 seconds."""
     settings.DARKROOM_STALE_AFTER_SECONDS = 3
+    settings.DARKROOM_LOST_AFTER_SECONDS = 3
     settings.DARKROOM_REQUEUE_AFTER_SECONDS = 5
 
 
@@ -44,7 +46,9 @@ def settle(jobs: list[Job], *, timeout: float = 90, sweep: bool = True) -> list[
 
     def all_final() -> bool:
         if sweep:
-            pipeline.jobs_recover(enqueue=tasks.enqueue_job)
+            pipeline.jobs_recover(
+                enqueue=tasks.enqueue_job, waiting_messages=tasks.waiting_messages
+            )
         return not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(
             status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED]
         )

@@ -147,18 +147,77 @@ def test_the_delivery_limit_is_also_checked_when_a_message_arrives(
     assert job.status == JobStatus.FAILED and job.error_code == "too_many_attempts"
 
 
-def test_a_queued_job_whose_message_was_lost_is_enqueued_again(alice: Any, settings: Any) -> None:
+def queued_for(job: Job, *, minutes: float) -> Job:
+    """Leave ``job`` queued as if its last message was sent ``minutes`` ago."""
+    Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(minutes=minutes))
+    return job
+
+
+def test_a_long_healthy_queue_is_sent_no_message(alice: Any, settings: Any) -> None:
+    settings.DARKROOM_LOST_AFTER_SECONDS = 60
+    # Jobs waiting their turn for an hour: the age rule alone would re-send them all.
     settings.DARKROOM_REQUEUE_AFTER_SECONDS = 60
-    lost = make_job(user=alice)
-    fresh = make_job(user=alice)
-    Job.objects.filter(pk=lost.pk).update(created=timezone.now() - timedelta(minutes=5))
+    jobs = [queued_for(make_job(user=alice), minutes=60 - index) for index in range(40)]
     enqueued: list[str] = []
-    pipeline.jobs_recover(enqueue=enqueued.append)
+    counts = pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: len(jobs))
+    assert enqueued == [] and not counts
+    # More messages than jobs (duplicates, a finished job's message) is healthy too.
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: len(jobs) + 3)
+    assert enqueued == []
+
+
+def test_lost_messages_are_sent_again_to_the_longest_waiting_jobs_and_no_more(
+    alice: Any, bob: Any, settings: Any
+) -> None:
+    settings.DARKROOM_LOST_AFTER_SECONDS = 60
+    settings.DARKROOM_REQUEUE_AFTER_SECONDS = 3600
+    oldest = queued_for(make_job(user=bob), minutes=30)
+    older = queued_for(make_job(user=alice), minutes=20)
+    old = [queued_for(make_job(user=alice), minutes=10) for _ in range(5)]
+    enqueued: list[str] = []
+    counts = pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: 5)
+    assert enqueued == [str(oldest.pk), str(older.pk)]
+    assert counts == {"reenqueued": 2}
+    # The broker now holds a message per job: the next sweep sends nothing.
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: 7)
+    assert len(enqueued) == 2
+    # Had those messages been lost too, the jobs not sent one lately come first.
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: 5)
+    assert set(enqueued[2:]) <= {str(job.pk) for job in old} and len(enqueued) == 4
+
+
+def test_a_job_queued_moments_ago_is_not_sent_a_second_message(alice: Any, settings: Any) -> None:
+    """Its message may still be on its way to the broker."""
+    settings.DARKROOM_LOST_AFTER_SECONDS = 60
+    job = make_job(user=alice)
+    enqueued: list[str] = []
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: 0)
+    assert enqueued == []
+    later = timezone.now() + timedelta(seconds=61)
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=lambda: 0, now=later)
+    assert enqueued == [str(job.pk)]
+
+
+def test_without_a_count_from_the_broker_jobs_waiting_long_are_enqueued_again(
+    alice: Any, settings: Any, caplog: Any
+) -> None:
+    settings.DARKROOM_LOST_AFTER_SECONDS = 60
+    settings.DARKROOM_REQUEUE_AFTER_SECONDS = 600
+    lost = queued_for(make_job(user=alice), minutes=11)
+    recent = queued_for(make_job(user=alice), minutes=5)
+
+    def broker_away() -> int:
+        raise ConnectionRefusedError("broker down")
+
+    enqueued: list[str] = []
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=broker_away)
     assert enqueued == [str(lost.pk)]
+    assert "Could not count the messages waiting in the broker" in caplog.text
     # Enqueued again only after another full wait, not at every sweep.
+    pipeline.jobs_recover(enqueue=enqueued.append, waiting_messages=broker_away)
     pipeline.jobs_recover(enqueue=enqueued.append)
     assert enqueued == [str(lost.pk)]
-    assert Job.objects.get(pk=fresh.pk).status == JobStatus.QUEUED
+    assert Job.objects.get(pk=recent.pk).status == JobStatus.QUEUED
 
 
 def test_the_sweep_leaves_live_and_final_jobs_alone(alice: Any) -> None:

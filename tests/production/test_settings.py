@@ -59,6 +59,9 @@ def test_a_fresh_checkout_needs_no_service(tmp_path: Path) -> None:
     config = settings_with(tmp_path)
     assert config["database"]["ENGINE"] == "django.db.backends.sqlite3"
     assert config["broker"] == "filesystem://"
+    # Our filesystem transport (atomic writes, unreadable messages set aside).
+    assert config["celery"]["CELERY_BROKER_TRANSPORT"] == "webapp.broker:Transport"
+    assert config["transport"]["rejected_folder"] == str(tmp_path / "queue" / "rejected")
     assert config["storages"]["default"]["BACKEND"].endswith("FileSystemStorage")
 
 
@@ -120,6 +123,7 @@ def test_a_redis_broker_redelivers_only_after_the_longest_job(tmp_path: Path) ->
     config = settings_with(tmp_path, CELERY_BROKER_URL="redis://cache.internal:6379/3")
     celery = config["celery"]
     assert config["broker"] == "redis://cache.internal:6379/3"
+    assert "CELERY_BROKER_TRANSPORT" not in celery
     # A slow job's message must not reach a second worker while the first runs it.
     visibility = config["transport"]["visibility_timeout"]
     assert visibility > celery["CELERY_TASK_TIME_LIMIT"] > config["deadline"]

@@ -15,8 +15,8 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from tests.production.conftest import REPO, celery_broker
-from tests.services import free_port, service_missing
+from tests.production.conftest import REPO
+from tests.services import celery_broker, free_port, service_missing
 
 
 def test_healthz_answers_without_a_login_or_the_database(

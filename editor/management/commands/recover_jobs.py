@@ -16,7 +16,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = pipeline.jobs_recover(enqueue=tasks.enqueue_job)
+        counts = pipeline.jobs_recover(
+            enqueue=tasks.enqueue_job, waiting_messages=tasks.waiting_messages
+        )
         if not counts:
             self.stdout.write("No job needed recovery.")
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -14,6 +16,57 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 STOP_GRACE_SECONDS = 20
+# A child that exits is started again after a delay that doubles while it
+# keeps exiting soon after starting (a broken configuration must not spin),
+# and starts from the beginning again once a child has run a while.
+RESTART_FIRST_DELAY_SECONDS = 1.0
+RESTART_MAX_DELAY_SECONDS = 60.0
+RAN_WELL_SECONDS = 60.0
+POLL_SECONDS = 0.2
+
+
+class Child:
+    """One supervised process, in a process group of its own."""
+
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name = name
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.restart_at = 0.0
+        self.delay = RESTART_FIRST_DELAY_SECONDS
+
+    def start(self) -> None:
+        # Own session: a Ctrl-C reaches only `serve`, which then stops the
+        # children once, in order, instead of each getting it twice.
+        self.process = subprocess.Popen(self.command, start_new_session=True)  # noqa: S603
+        self.started = time.monotonic()
+
+    def exited(self) -> int | None:
+        """The exit status of a child that has just exited, else None."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        status = self.process.returncode
+        self.kill_leftovers()
+        self.process = None
+        now = time.monotonic()
+        if now - self.started >= RAN_WELL_SECONDS:
+            self.delay = RESTART_FIRST_DELAY_SECONDS
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * 2, RESTART_MAX_DELAY_SECONDS)
+        return status
+
+    def kill_leftovers(self) -> None:
+        """Kill what the child left in its group: a worker killed outright
+        leaves its beat process running, a web server its workers.
+
+        Called right after the child is reaped: POSIX keeps a group's id from
+        being reused while the group has members, so this reaches only them.
+        """
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 class Command(BaseCommand):
@@ -51,12 +104,7 @@ class Command(BaseCommand):
             # lost messages); one machine needs no separate beat process.
             "--beat", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]  # fmt: skip
-        # Own sessions: a Ctrl-C reaches only this command, which then stops
-        # both children once, in order, instead of each getting it twice.
-        children = {
-            name: subprocess.Popen(command, start_new_session=True)  # noqa: S603
-            for name, command in (("web server", web), ("worker", worker))
-        }
+        children = [Child("web server", web), Child("worker", worker)]
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -65,30 +113,43 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        for child in children:
+            child.start()
         self.stdout.write(self.style.SUCCESS(f"Darkroom is running at http://{host}:{port}/"))
         self.stdout.write("Press Ctrl-C to stop.")
-        exit_code = 0
+        self.stdout.flush()
         while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    self.stderr.write(
-                        f"The {name} exited with status {child.returncode}; stopping."
-                    )
-                    stopping, exit_code = True, 1
-            time.sleep(0.2)
-        self._stop(list(children.values()))
+            self._supervise(children)
+            time.sleep(POLL_SECONDS)
+        self._stop(children)
         self.stdout.write("Darkroom stopped.")
-        if exit_code:
-            sys.exit(exit_code)
 
-    def _stop(self, children: list[subprocess.Popen[bytes]]) -> None:
+    def _supervise(self, children: list[Child]) -> None:
+        """Start again any child that exited; the others keep running meanwhile."""
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            status = child.exited()
+            if status is not None:
+                self.stderr.write(
+                    f"The {child.name} exited with status {status}; "
+                    f"starting it again in {child.restart_at - time.monotonic():.0f} s."
+                )
+            if child.process is None and time.monotonic() >= child.restart_at:
+                child.start()
+                assert child.process is not None
+                self.stderr.write(f"Started the {child.name} again (pid {child.process.pid}).")
+
+    def _stop(self, children: list[Child]) -> None:
+        running = [child for child in children if child.process is not None]
+        for child in running:
+            assert child.process is not None
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in children:
+        for child in running:
+            assert child.process is not None
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                child.process.kill()
+                child.process.wait()
+            child.kill_leftovers()
