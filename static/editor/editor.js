@@ -6,10 +6,11 @@
 // answer without a reload.
 import { MaskPainter } from "./painter.js";
 
-const FORMATS = { "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP" };
-// Pixels as stored, ignoring EXIF rotation: the server and the providers
-// measure (and the mask must match) the image that way.
-const DECODE = { imageOrientation: "none" };
+const FORMATS = { "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "image/gif": "GIF" };
+// The image as the browser shows it, turned upright by its EXIF orientation:
+// the server stores it upright too, so the painted mask fits what is stored.
+// Every decode (sizes, painter, masks) goes through these options.
+const DECODE = { imageOrientation: "from-image" };
 
 const form = document.getElementById("job-form");
 if (form) setUp(form);
@@ -143,7 +144,7 @@ function setUp(form) {
     for (const file of files) {
       const name = file.name || "pasted image";
       if (!FORMATS[file.type]) {
-        problems.push(`“${name}” is not a PNG, JPEG or WebP image.`);
+        problems.push(`“${name}” is not a PNG, JPEG, WebP or GIF image.`);
         continue;
       }
       if (file.size > limits.bytes) {

@@ -51,6 +51,9 @@ class OpenAIFake(StrictFake):
         # What the last accepted edit received, decoded, for assertions.
         self.last_images: list[Image.Image] = []
         self.last_mask: Image.Image | None = None
+        # Answer an edit with the first image it received (as PNG), the way a
+        # real edit gives back the picture it was sent, turned as it was.
+        self.echo_input = False
 
     def serve(self, request: RecordedRequest) -> Reply:
         if request.method == "GET" and request.path == "/v1/models":
@@ -101,7 +104,8 @@ class OpenAIFake(StrictFake):
             if mask.getchannel("A").getextrema()[0] != 0:
                 raise Rejected("Invalid mask image: no fully transparent area to edit.")
             self.last_mask = mask
-        return self.answer(int(values.get("n", "1")))
+        edited = self.last_images[0] if self.echo_input else None
+        return self.answer(int(values.get("n", "1")), edited=edited)
 
     def generate(self, request: RecordedRequest) -> Reply:
         if not request.content_type.startswith("application/json"):
@@ -134,11 +138,16 @@ class OpenAIFake(StrictFake):
         if "output_compression" in values and values.get("output_format", "png") == "png":
             raise Rejected("output_compression is only supported for jpeg and webp.")
 
-    def answer(self, n: int) -> Reply:
+    def answer(self, n: int, *, edited: Image.Image | None = None) -> Reply:
+        results = [self.result_png(index) for index in range(n)]
+        if edited is not None:
+            buffer = io.BytesIO()
+            edited.save(buffer, format="PNG")
+            results = [buffer.getvalue()] * n
         return json_reply(
             {
                 "created": 1713833628,
-                "data": [{"b64_json": b64(self.result_png(index))} for index in range(n)],
+                "data": [{"b64_json": b64(result)} for result in results],
                 "usage": {
                     "input_tokens": 50,
                     "input_tokens_details": {"image_tokens": 40, "text_tokens": 10},
