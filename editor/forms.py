@@ -25,12 +25,17 @@ from editor.models import ImageModel, ImageRole, Job, JobImage, JobKind, JobStat
 class ValidatedImage:
     data: bytes
     info: imaging.ImageInfo
+    # Made from the same decode as the check, when the image was uploaded.
+    thumbnail: bytes | None = None
+    # It had more frames; only the first is kept.
+    animated: bool = False
 
 
 @dataclass(frozen=True)
 class ValidatedMask:
     canonical: bytes
     convention: imaging.MaskConvention
+    info: imaging.ImageInfo
 
 
 def pluralize(count: int, noun: str) -> str:
@@ -65,20 +70,35 @@ class ModelChoiceWithProvider(forms.ModelChoiceField):
         return obj.display_name
 
 
-def read_image(upload: UploadedFile) -> ValidatedImage:
-    """Read and decode one upload, or raise ValidationError with the reason."""
+def read_upload(upload: UploadedFile) -> bytes:
+    """The bytes of one upload, or ValidationError if it is over the size limit."""
     limit = settings.DARKROOM_MAX_UPLOAD_BYTES
-    name = upload.name or "file"
     if upload.size is not None and upload.size > limit:
         raise forms.ValidationError(
-            f"“{name}” is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            f"“{upload.name or 'file'}” is {filesizeformat(upload.size)}; "
+            f"the limit is {filesizeformat(limit)}."
         )
-    data = upload.read()
+    return upload.read()
+
+
+def read_image(upload: UploadedFile) -> ValidatedImage:
+    """Read one upload and make it what Darkroom stores (upright, first frame,
+    plain mode; see ``imaging.prepare_image``), or raise ValidationError."""
+    data = read_upload(upload)
     try:
-        info = imaging.inspect_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+        prepared = imaging.prepare_image(
+            data,
+            max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS,
+            thumbnail_size=settings.DARKROOM_THUMBNAIL_SIZE,
+        )
     except imaging.ImageRejectedError as exc:
-        raise forms.ValidationError(f"“{name}”: {exc}") from exc
-    return ValidatedImage(data=data, info=info)
+        raise forms.ValidationError(f"“{upload.name or 'file'}”: {exc}") from exc
+    return ValidatedImage(
+        data=prepared.data,
+        info=prepared.info,
+        thumbnail=prepared.thumbnail,
+        animated=prepared.animated,
+    )
 
 
 def read_stored_image(image: JobImage) -> ValidatedImage:
@@ -150,8 +170,8 @@ class JobForm(forms.Form):
     images = MultipleImageField(
         required=False,
         label="Images",
-        help_text="PNG, JPEG or WebP. Leave empty to generate an image from the prompt.",
-        widget=MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        help_text="PNG, JPEG, WebP or GIF. Leave empty to generate an image from the prompt.",
+        widget=MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}),
     )
     mask = forms.FileField(
         required=False,
@@ -303,37 +323,46 @@ class JobForm(forms.Form):
         except Http404:
             raise forms.ValidationError("The earlier job this continues was not found.") from None
 
-    def _mask_source(self) -> ValidatedImage | None:
-        """The uploaded mask, else the stored mask of an earlier job (run again)."""
+    def _mask_source(self) -> tuple[str, bytes] | None:
+        """The uploaded mask, else the stored mask of an earlier job (run again),
+        as (how messages name it, bytes)."""
         upload: UploadedFile | None = self.cleaned_data.get("mask")
         if upload:
-            return read_image(upload)
+            return f"“{upload.name or 'mask'}”", read_upload(upload)
         mask_id = self.data.get("source_mask") if self.is_bound else None
         if mask_id:
-            return read_stored_image(self._stored_image(str(mask_id), (ImageRole.MASK,)))
+            stored = read_stored_image(self._stored_image(str(mask_id), (ImageRole.MASK,)))
+            return "The earlier mask", stored.data
         return None
 
     def clean_mask(self) -> UploadedFile | None:
         upload: UploadedFile | None = self.cleaned_data.get("mask")
-        image = self._mask_source()
-        if image is None:
+        source = self._mask_source()
+        if source is None:
             return None
         if not self.validated_images:
             if self.errors.get("images"):
                 return upload
             raise forms.ValidationError("A mask needs an image to apply to.")
+        name, data = source
+        try:
+            # One decode: checked, turned upright, read in either convention.
+            mask = imaging.canonical_mask(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+        except imaging.ImageRejectedError as exc:
+            raise forms.ValidationError(f"{name}: {exc}") from exc
         first = self.validated_images[0].info
-        if image.info.size != first.size:
+        if mask.info.size != first.size:
             raise forms.ValidationError(
-                f"The mask is {image.info.width}×{image.info.height}; it must be the same "
+                f"The mask is {mask.info.width}×{mask.info.height}; it must be the same "
                 f"size as the first image ({first.width}×{first.height})."
             )
-        canonical, convention = imaging.canonical_mask(image.data)
-        if imaging.mask_is_empty(canonical):
+        if mask.empty:
             raise forms.ValidationError(
                 "The mask marks nothing to change: paint the area to change (transparent or white)."
             )
-        self.validated_mask = ValidatedMask(canonical=canonical, convention=convention)
+        self.validated_mask = ValidatedMask(
+            canonical=mask.png, convention=mask.convention, info=mask.info
+        )
         return upload
 
     def clean(self) -> dict[str, Any]:

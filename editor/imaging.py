@@ -1,22 +1,56 @@
 """All of Darkroom's Pillow work. Imports nothing else of Darkroom's.
 
-Untrusted bytes only ever reach the PNG, JPEG and WebP decoders, and images
-are re-encoded only where the result must differ from what came in.
+Untrusted bytes only ever reach the PNG, JPEG, WebP and GIF decoders. An
+upload is decoded once: checked, turned upright as browsers show it, brought
+to a mode every provider reads, and thumbnailed, all from that one decode.
+Images are re-encoded only where the result must differ from what came in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+from PIL import (
+    ExifTags,
+    Image,
+    ImageCms,
+    ImageDraw,
+    ImageEnhance,
+    ImageFilter,
+    ImageOps,
+    JpegImagePlugin,
+)
 
-ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
+logger = logging.getLogger(__name__)
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+# Formats stored as they come. GIF is not among them: no provider takes it, so
+# a GIF (its first frame) is stored as PNG.
+STORED_FORMATS = ("PNG", "JPEG", "WEBP")
+# Modes stored as they are: 8 bits per channel, grey or RGB, with or without
+# alpha, which every browser and provider reads alike. Anything else (16-bit,
+# palette, 1-bit, CMYK, ...) is converted, keeping the picture.
+PLAIN_MODES = {"JPEG": ("L", "RGB"), "PNG": ("L", "LA", "RGB", "RGBA"), "WEBP": ("RGB", "RGBA")}
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# Browsers turn JPEG and PNG upright by their EXIF orientation but show WebP
+# as stored (Chromium 156; tests/browser/test_orientation.py checks it).
+# Darkroom follows the browser, so the painter and the server see one size.
+ORIENTED_FORMATS = ("JPEG", "PNG")
+# A re-encoded PNG: level 1 takes 0.8 s for 12 MP where the default level 6
+# takes 5 s, for files about 15% larger.
+PNG_COMPRESS_LEVEL = 1
+# Where Pillow cannot keep a JPEG's own quantization tables.
+JPEG_QUALITY = 95
+NOT_AN_IMAGE = "This file is not a PNG, JPEG, WebP or GIF image Darkroom can read."
 MaskConvention = Literal["transparent", "white"]
+
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 class ImageRejectedError(ValueError):
@@ -36,38 +70,208 @@ class ImageInfo:
         return (self.width, self.height)
 
 
-def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
-    """Decode ``data`` completely and describe it, or raise ImageRejectedError."""
+def _info(data: bytes, *, size: tuple[int, int], image_format: str) -> ImageInfo:
+    return ImageInfo(
+        width=size[0],
+        height=size[1],
+        format=image_format,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+@dataclass
+class _Decoded:
+    """The first frame of an image, loaded, and what browsers do with it."""
+
+    image: Image.Image
+    orientation: int  # EXIF orientation browsers apply (1: none)
+    animated: bool
+
+
+def _decode(data: bytes, *, max_pixels: int) -> _Decoded:
+    """Decode the first frame of ``data``, or raise ImageRejectedError.
+
+    The pixel limit is checked from the header, before any pixel is decoded.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-        except Image.DecompressionBombError as exc:
-            raise ImageRejectedError("This image has too many pixels.") from exc
-        except Image.DecompressionBombWarning as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejectedError("This image has too many pixels.") from exc
         except Exception as exc:
+            raise ImageRejectedError(NOT_AN_IMAGE) from exc
+        # Read before loading: browsers take a PNG's orientation only from an
+        # eXIf chunk ahead of the pixels, which is what Pillow has read by now.
+        orientation = exif_orientation(image)
+        width, height = image.size
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        if width * height > max_pixels:
+            image.close()
             raise ImageRejectedError(
-                "This file is not a PNG, JPEG or WebP image Darkroom can read."
-            ) from exc
-        with image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageRejectedError(
-                    f"This image is {width}×{height} pixels; the limit is "
-                    f"{max_pixels / 1_000_000:g} megapixels."
-                )
-            try:
-                image.load()
-            except Exception as exc:
-                raise ImageRejectedError("This image is damaged or incomplete.") from exc
-            return ImageInfo(
-                width=width,
-                height=height,
-                format=str(image.format),
-                bytes=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
+                f"This image is {width}×{height} pixels; the limit is "
+                f"{max_pixels / 1_000_000:g} megapixels."
             )
+        try:
+            # Before load(): finding out seeks past the first frame and back.
+            animated = bool(getattr(image, "is_animated", False))
+            image.load()
+        except Exception as exc:
+            image.close()
+            raise ImageRejectedError("This image is damaged or incomplete.") from exc
+    return _Decoded(image=image, orientation=orientation, animated=animated)
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation a browser applies to ``image`` as opened (1: none).
+
+    Only the EXIF block counts: browsers ignore an orientation in XMP, which
+    Pillow's ``getexif()`` would also report.
+    """
+    raw = image.info.get("exif")
+    if image.format not in ORIENTED_FORMATS or not isinstance(raw, bytes):
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except Exception:
+        return 1
+    orientation = exif.get(ExifTags.Base.Orientation, 1)
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
+    """Decode ``data`` completely and describe its bytes, or raise ImageRejectedError.
+
+    For images Darkroom made itself (results it drew, masks it encoded);
+    anything that comes from outside goes through ``prepare_image``.
+    """
+    decoded = _decode(data, max_pixels=max_pixels)
+    with decoded.image as image:
+        return _info(data, size=image.size, image_format=str(image.format))
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image as Darkroom keeps it: upright, first frame, in a plain mode."""
+
+    # The bytes as received when nothing had to change, else re-encoded.
+    data: bytes
+    info: ImageInfo
+    # A WebP thumbnail from the same decode, when one was asked for.
+    thumbnail: bytes | None
+    # It had more frames; only the first was kept.
+    animated: bool
+
+
+def prepare_image(
+    data: bytes, *, max_pixels: int, thumbnail_size: int | None = None
+) -> PreparedImage:
+    """Check ``data`` and make it what Darkroom stores, decoding it once.
+
+    The image is turned upright by its EXIF orientation (and loses the tag,
+    or browsers would turn it twice), keeps its first frame only, and is
+    converted where its mode is not plain (see PLAIN_MODES). A JPEG stays a
+    JPEG; anything else that changes becomes a PNG. An image that needs none
+    of this keeps its bytes as they are.
+    """
+    decoded = _decode(data, max_pixels=max_pixels)
+    with decoded.image as image:
+        source_format = str(image.format)
+        target = "JPEG" if source_format == "JPEG" else "PNG"
+        plain = _plain(_upright(decoded), target)
+        if plain is image and not decoded.animated and source_format in STORED_FORMATS:
+            stored, stored_format = data, source_format
+        else:
+            stored, stored_format = _reencode(plain, image_format=target, source=image), target
+        size = plain.size
+        small = _thumbnail_of(plain, size=thumbnail_size) if thumbnail_size else None
+    return PreparedImage(
+        data=stored,
+        info=_info(stored, size=size, image_format=stored_format),
+        thumbnail=small,
+        animated=decoded.animated,
+    )
+
+
+def _upright(decoded: _Decoded) -> Image.Image:
+    """The decoded image turned as its EXIF orientation says (itself if it says nothing)."""
+    if decoded.orientation == 1:
+        return decoded.image
+    return ImageOps.exif_transpose(decoded.image) or decoded.image
+
+
+def _plain(image: Image.Image, image_format: str) -> Image.Image:
+    """``image`` in a mode of PLAIN_MODES[image_format], or itself if it is one."""
+    mode = image.mode
+    if mode in PLAIN_MODES[image_format] and "transparency" not in image.info:
+        return image
+    if mode == "CMYK":
+        return _cmyk_to_srgb(image)
+    if mode in SIXTEEN_BIT_MODES:
+        # convert() would clip every value above 255 to white: scale instead.
+        wide = image if mode == "I" else image.convert("I")
+        grey = wide.point(lambda value: value / 257 + 0.5).convert("L")
+        # A tRNS grey level is in 16-bit units; rare enough to drop.
+        grey.info.pop("transparency", None)
+        return grey
+    if mode == "1":
+        return image.convert("L")
+    # A palette or a tRNS colour becomes a real alpha channel.
+    alpha = image_format != "JPEG" and ("A" in image.getbands() or "transparency" in image.info)
+    if mode in ("L", "LA"):
+        return image.convert("LA" if alpha else "L")
+    return image.convert("RGBA" if alpha else "RGB")
+
+
+def _cmyk_to_srgb(image: Image.Image) -> Image.Image:
+    """CMYK through its embedded profile to sRGB; a naive conversion without one."""
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            converted = ImageCms.profileToProfile(
+                image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB, outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            logger.info("A CMYK image's colour profile could not be used; converting without it.")
+        else:
+            assert converted is not None
+            if "exif" in image.info:
+                converted.info["exif"] = image.info["exif"]
+            return converted
+    rgb = image.convert("RGB")
+    rgb.info.pop("icc_profile", None)
+    return rgb
+
+
+def _reencode(image: Image.Image, *, image_format: str, source: Image.Image) -> bytes:
+    options: dict[str, object] = {}
+    exif = image.info.get("exif")
+    if isinstance(exif, bytes):
+        options["exif"] = _without_orientation(exif)
+    if image_format == "JPEG":
+        quantization = getattr(source, "quantization", None)
+        if source.format == "JPEG" and image.mode == source.mode and quantization:
+            # The photo's own tables and chroma subsampling, as Pillow's
+            # quality="keep" would: about its size and quality, not more.
+            options["qtables"] = quantization
+            sampling = JpegImagePlugin.get_sampling(source)
+            if sampling >= 0:
+                options["subsampling"] = sampling
+        else:
+            options["quality"] = JPEG_QUALITY
+    else:
+        options["compress_level"] = PNG_COMPRESS_LEVEL
+    return encode(image, image_format, icc_profile=image.info.get("icc_profile"), **options)
+
+
+def _without_orientation(raw: bytes) -> bytes:
+    exif = Image.Exif()
+    exif.load(raw)
+    exif.pop(ExifTags.Base.Orientation, None)
+    return exif.tobytes()
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -77,22 +281,47 @@ def open_image(data: bytes) -> Image.Image:
     return image
 
 
-def encode(image: Image.Image, image_format: str, **options: object) -> bytes:
+def encode(
+    image: Image.Image, image_format: str, *, icc_profile: bytes | None = None, **options: object
+) -> bytes:
+    """``image`` as ``image_format``, carrying ``icc_profile`` if it fits the mode.
+
+    The profile is always given to Pillow (None included): its PNG writer
+    would otherwise embed whatever profile ``image.info`` still holds.
+    """
     buffer = io.BytesIO()
     if image_format == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
+    if image_format == "WEBP" and image.mode in ("L", "LA"):
+        # WebP has no grey mode; Pillow would convert after the profile check.
+        image = image.convert("RGBA" if image.mode == "LA" else "RGB")
+    options["icc_profile"] = _profile_for(image.mode, icc_profile)
     image.save(buffer, format=image_format, **options)
     return buffer.getvalue()
 
 
+def _profile_for(mode: str, icc_profile: bytes | None) -> bytes | None:
+    """``icc_profile`` if it describes colours of ``mode`` (RGB for RGB, grey for L)."""
+    if not isinstance(icc_profile, bytes) or not icc_profile:
+        return None
+    try:
+        space = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile)).profile.xcolor_space
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+    wanted = {"L": "GRAY", "LA": "GRAY", "RGB": "RGB", "RGBA": "RGB"}.get(mode)
+    return icc_profile if space.strip() == wanted else None
+
+
 def thumbnail(data: bytes, *, size: int) -> bytes:
-    """A small WebP (keeps transparency) that fits in ``size``×``size``."""
-    image = open_image(data)
-    image = ImageOps.exif_transpose(image) or image
+    """A small WebP (keeps transparency) of stored bytes that fits in ``size``×``size``."""
+    with open_image(data) as image:
+        return _thumbnail_of(_plain(image, "PNG"), size=size)
+
+
+def _thumbnail_of(image: Image.Image, *, size: int) -> bytes:
+    """A WebP thumbnail of ``image``, which it shrinks in place."""
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA")
-    return encode(image, "WEBP", quality=80, method=4)
+    return encode(image, "WEBP", icc_profile=image.info.get("icc_profile"), quality=80, method=4)
 
 
 # --- Masks ------------------------------------------------------------------
@@ -100,30 +329,45 @@ def thumbnail(data: bytes, *, size: int) -> bytes:
 # 255 marks the area to change, 0 the area to keep.
 
 
-def canonical_mask(data: bytes) -> tuple[bytes, MaskConvention]:
-    """Read an uploaded mask in either common convention.
+@dataclass(frozen=True)
+class CanonicalMask:
+    png: bytes
+    convention: MaskConvention
+    info: ImageInfo
+    # It marks no pixel to change.
+    empty: bool
+
+
+def canonical_mask(data: bytes, *, max_pixels: int) -> CanonicalMask:
+    """Read a mask in either common convention, upright as a browser shows it.
 
     A mask with fully transparent pixels follows OpenAI's convention (those
     pixels are the area to change); an opaque mask is black and white with
     white marking the area to change.
     """
-    image = open_image(data)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        alpha = image.convert("RGBA").getchannel("A")
+    decoded = _decode(data, max_pixels=max_pixels)
+    with decoded.image:
+        area, convention = _marked_area(_plain(_upright(decoded), "PNG"))
+    png = encode(area, "PNG", optimize=True)
+    return CanonicalMask(
+        png=png,
+        convention=convention,
+        info=_info(png, size=area.size, image_format="PNG"),
+        empty=area.getextrema()[1] == 0,
+    )
+
+
+def _marked_area(image: Image.Image) -> tuple[Image.Image, MaskConvention]:
+    if "A" in image.getbands():
+        alpha = image.getchannel("A")
         if alpha.getextrema()[0] == 0:
-            area = alpha.point(lambda value: 255 if value == 0 else 0)
-            return encode(area, "PNG", optimize=True), "transparent"
+            return alpha.point(lambda value: 255 if value == 0 else 0), "transparent"
     grey = image.convert("L")
-    area = grey.point(lambda value: 255 if value >= 128 else 0)
-    return encode(area, "PNG", optimize=True), "white"
+    return grey.point(lambda value: 255 if value >= 128 else 0), "white"
 
 
 def mask_area(mask: bytes) -> Image.Image:
     return open_image(mask).convert("L")
-
-
-def mask_is_empty(mask: bytes) -> bool:
-    return mask_area(mask).getextrema()[1] == 0
 
 
 def mask_to_alpha(mask: bytes, *, size: tuple[int, int] | None = None) -> bytes:
@@ -194,7 +438,11 @@ def apply_effects(data: bytes, *, effects: list[str], mask: bytes | None) -> tup
         if alpha.size != edited.size:
             alpha = alpha.transpose(Image.Transpose.ROTATE_90)
         edited.putalpha(alpha)
-    return encode(edited, image_format, **_quality_options(image_format)), image_format
+    profile = original.info.get("icc_profile")
+    return (
+        encode(edited, image_format, icc_profile=profile, **_quality_options(image_format)),
+        image_format,
+    )
 
 
 def _quality_options(image_format: str) -> dict[str, object]:
@@ -268,6 +516,7 @@ def square_png(
     image_format = original.format or "PNG"
     width, height = original.size
     image = original.convert("RGBA")
+    profile = original.info.get("icc_profile")
     area = mask_area(mask) if mask is not None else None
     if area is not None and area.size != image.size:
         area = area.resize(image.size, Image.Resampling.NEAREST)
@@ -291,14 +540,14 @@ def square_png(
     if image_format == "PNG" and not squared and original.mode == "RGBA":
         png = data  # already what the provider wants: keep the bytes as they are
     else:
-        png = encode(image, "PNG", optimize=True)
+        png = encode(image, "PNG", icc_profile=profile, optimize=True)
     shrunk_from = 0
     side = image.size[0]
     while len(png) > max_bytes and side > 16:
         shrunk_from = shrunk_from or image.size[0]
         side = int(side * 0.85)
         image = image.resize((side, side), Image.Resampling.LANCZOS)
-        png = encode(image, "PNG", optimize=True)
+        png = encode(image, "PNG", icc_profile=profile, optimize=True)
     new_mask = None
     if area is not None:
         if area.size != image.size:
@@ -338,12 +587,13 @@ def fit_bytes(data: bytes, *, max_bytes: int) -> FittedImage:
     image = original.convert("RGBA" if transparent else "RGB")
     target = "PNG" if transparent else "JPEG"
     options: dict[str, object] = {"optimize": True} if transparent else {"quality": 90}
-    encoded = encode(image, target, **options)
+    profile = original.info.get("icc_profile")
+    encoded = encode(image, target, icc_profile=profile, **options)
     change: Literal["", "reencoded", "shrunk"] = "reencoded"
     while len(encoded) > max_bytes and min(image.size) > 16:
         change = "shrunk"
         image = image.resize(
             (int(image.size[0] * 0.85), int(image.size[1] * 0.85)), Image.Resampling.LANCZOS
         )
-        encoded = encode(image, target, **options)
+        encoded = encode(image, target, icc_profile=profile, **options)
     return FittedImage(data=encoded, format=target, size=image.size, change=change)

@@ -29,9 +29,19 @@ PRESIGNED_URL_MAX_SECONDS = 900
 
 
 def image_store(
-    *, job: Job, role: str, position: int, data: bytes, info: imaging.ImageInfo, thumbnail: bool
+    *,
+    job: Job,
+    role: str,
+    position: int,
+    data: bytes,
+    info: imaging.ImageInfo,
+    thumbnail: bytes | None = None,
 ) -> JobImage:
-    """Save one image of ``job`` as received (never re-encoded) plus its thumbnail."""
+    """Save one image of ``job`` as given (never re-encoded here) plus its thumbnail.
+
+    ``thumbnail`` is the thumbnail when the caller already made it (from the
+    decode that checked the image); otherwise it is made from ``data``.
+    """
     extension = EXTENSIONS.get(info.format, "bin")
     image = JobImage(
         job=job,
@@ -45,10 +55,9 @@ def image_store(
     )
     try:
         image.file.save(f"image.{extension}", ContentFile(data), save=False)
-        if thumbnail:
-            small = imaging.thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
-            image.thumbnail.save("thumb.webp", ContentFile(small), save=False)
-            image.thumbnail_bytes = len(small)
+        small = thumbnail or imaging.thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
+        image.thumbnail.save("thumb.webp", ContentFile(small), save=False)
+        image.thumbnail_bytes = len(small)
         image.save()
         Job.objects.filter(pk=job.pk).update(
             stored_bytes=F("stored_bytes") + image.bytes + image.thumbnail_bytes

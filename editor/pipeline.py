@@ -299,7 +299,6 @@ def _store_results(job: Job, result: ProviderResult) -> None:
             position=position,
             data=image.data,
             info=info,
-            thumbnail=True,
         )
     if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():
         info = imaging.inspect_image(
@@ -311,7 +310,6 @@ def _store_results(job: Job, result: ProviderResult) -> None:
             position=0,
             data=result.sent_mask,
             info=info,
-            thumbnail=True,
         )
     now = timezone.now()
     cost, cost_source = _cost_of(job, result)

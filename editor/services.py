@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from editor import imaging, search, tasks
+from editor import search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
@@ -69,24 +68,27 @@ def job_create(
                         position=position,
                         data=image.data,
                         info=image.info,
-                        thumbnail=True,
+                        thumbnail=image.thumbnail,
                     )
                 )
+            notices = [
+                f"Image {position + 1} is animated; only its first frame was used."
+                for position, image in enumerate(images)
+                if image.animated
+            ]
             if mask is not None:
-                info = imaging.inspect_image(
-                    mask.canonical, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
-                )
                 stored.append(
                     image_store(
                         job=job,
                         role=ImageRole.MASK,
                         position=0,
                         data=mask.canonical,
-                        info=info,
-                        thumbnail=True,
+                        info=mask.info,
                     )
                 )
-                job.notices = [_mask_notice(mask.convention)]
+                notices.append(_mask_notice(mask.convention))
+            if notices:
+                job.notices = notices
                 job.save(update_fields=["notices"])
             job_enqueue(job=job)
     except BaseException:

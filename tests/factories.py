@@ -13,9 +13,9 @@ from tests.images import image_bytes
 
 
 def validated(data: bytes) -> ValidatedImage:
-    return ValidatedImage(
-        data=data, info=imaging.inspect_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
-    )
+    """``data`` as the editor form would pass it on: prepared for storing."""
+    prepared = imaging.prepare_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+    return ValidatedImage(data=prepared.data, info=prepared.info, animated=prepared.animated)
 
 
 def make_job(
@@ -31,8 +31,8 @@ def make_job(
     inputs = [validated(data) for data in (images if images is not None else [image_bytes()])]
     canonical = None
     if mask is not None:
-        data, convention = imaging.canonical_mask(mask)
-        canonical = ValidatedMask(canonical=data, convention=convention)
+        read = imaging.canonical_mask(mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+        canonical = ValidatedMask(canonical=read.png, convention=read.convention, info=read.info)
     return services.job_create(
         user=user,
         image_model=model,

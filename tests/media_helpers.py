@@ -17,7 +17,7 @@ def add_result(job: Job, data: bytes | None = None) -> JobImage:
     info = imaging.inspect_image(data, max_pixels=10_000_000)
     position = job.images.filter(role=ImageRole.RESULT).count()
     return media.image_store(
-        job=job, role=ImageRole.RESULT, position=position, data=data, info=info, thumbnail=True
+        job=job, role=ImageRole.RESULT, position=position, data=data, info=info
     )
 
 

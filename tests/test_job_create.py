@@ -69,16 +69,16 @@ def test_without_images_it_generates(alice_client: Client, offline_model: Any) -
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ([upload(b"just some text", "notes.png")], "not a PNG, JPEG or WebP"),
+        ([upload(b"just some text", "notes.png")], "not a PNG, JPEG, WebP or GIF"),
         (
-            [upload(image_bytes(image_format="GIF"), "anim.gif", "image/gif")],
-            "not a PNG, JPEG or WebP",
+            [upload(image_bytes(image_format="TIFF"), "scan.tif", "image/tiff")],
+            "not a PNG, JPEG, WebP or GIF",
         ),
-        ([upload(image_bytes(image_format="BMP"), "x.png")], "not a PNG, JPEG or WebP"),
+        ([upload(image_bytes(image_format="BMP"), "x.png")], "not a PNG, JPEG, WebP or GIF"),
         ([upload(image_bytes()[:60], "cut.png")], "damaged or incomplete"),
     ],
 )
-def test_it_rejects_what_is_not_a_png_jpeg_or_webp(
+def test_it_rejects_what_is_not_a_png_jpeg_webp_or_gif(
     alice_client: Client, offline_model: Any, media_dir: Path, files: list[Any], message: str
 ) -> None:
     response = post(alice_client, offline_model, images=files)
@@ -219,18 +219,19 @@ def test_it_rejects_a_disabled_model(
 def test_a_failed_storage_write_leaves_no_files(
     alice_client: Client, offline_model: Any, media_dir: Path, monkeypatch: Any
 ) -> None:
-    from editor import imaging
+    from django.core.files.storage import Storage
 
     calls = {"count": 0}
-    real_thumbnail = imaging.thumbnail
+    real_save = Storage.save
 
-    def failing_thumbnail(data: bytes, *, size: int) -> bytes:
+    def failing_save(storage: Any, name: str, content: Any, max_length: int | None = None) -> str:
         calls["count"] += 1
-        if calls["count"] == 2:
+        if calls["count"] == 4:  # the second image's thumbnail
             raise OSError("disk full")
-        return real_thumbnail(data, size=size)
+        return real_save(storage, name, content, max_length=max_length)
 
-    monkeypatch.setattr(imaging, "thumbnail", failing_thumbnail)
+    # Local and S3 storage alike inherit save() from Storage.
+    monkeypatch.setattr(Storage, "save", failing_save)
     alice_client.raise_request_exception = False
     response = post(
         alice_client, offline_model, images=[upload(image_bytes()), upload(image_bytes())]

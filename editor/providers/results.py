@@ -72,7 +72,8 @@ def check_image(
     if len(data) > MAX_RESULT_BYTES:
         raise _too_large_result(config, index)
     try:
-        info = imaging.inspect_image(data, max_pixels=MAX_RESULT_PIXELS)
+        # Kept as inputs are: upright, first frame, plain mode (usually as sent).
+        prepared = imaging.prepare_image(data, max_pixels=MAX_RESULT_PIXELS)
     except imaging.ImageRejectedError as exc:
         raise http.safe_error(
             config,
@@ -80,7 +81,7 @@ def check_image(
             code="bad_result",
             may_have_charged=True,
         ) from None
-    return ResultImage(data=data, source_url=source_url, info=info)
+    return ResultImage(data=prepared.data, source_url=source_url, info=prepared.info)
 
 
 def data_items(config: ProviderConfig, payload: Any) -> list[dict[str, Any]]:

@@ -9,10 +9,11 @@ import { enhanceModelPicker } from "./model-picker.js";
 import { MaskPainter } from "./painter.js";
 import { watchSizeFields } from "./size-field.js";
 
-const FORMATS = { "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP" };
-// Pixels as stored, ignoring EXIF rotation: the server and the providers
-// measure (and the mask must match) the image that way.
-const DECODE = { imageOrientation: "none" };
+const FORMATS = { "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "image/gif": "GIF" };
+// The image as the browser shows it, turned upright by its EXIF orientation:
+// the server stores it upright too, so the painted mask fits what is stored.
+// Every decode (sizes, painter, masks) goes through these options.
+const DECODE = { imageOrientation: "from-image" };
 
 const form = document.getElementById("job-form");
 if (form) setUp(form);
@@ -155,7 +156,7 @@ function setUp(form) {
     for (const file of files) {
       const name = file.name || "pasted image";
       if (!FORMATS[file.type]) {
-        problems.push(`“${name}” is not a PNG, JPEG or WebP image.`);
+        problems.push(`“${name}” is not a PNG, JPEG, WebP or GIF image.`);
         continue;
       }
       if (file.size > limits.bytes) {

@@ -17,6 +17,10 @@ export function enhanceModelPicker(select) {
     hidePlaceholder: true,
     // A pick is final: close the list so it never covers the rest of the form.
     closeAfterSelect: true,
+    // Tom Select opens on focus, and it focuses again (a tick later) after a
+    // pick, which could open the list just closed. Open on click or typing
+    // instead, as a combobox does.
+    openOnFocus: false,
     render: {
       option: (data, escape) =>
         `<div class="model-option${data.disabled ? " is-disabled" : ""}">` +
@@ -33,6 +37,12 @@ export function enhanceModelPicker(select) {
     },
   });
   picker.control_input.setAttribute("aria-label", "Filter the models by typing");
+  // A click opens a closed list (a click on an open one closes it, as before).
+  let wasOpen = false;
+  picker.control.addEventListener("mousedown", () => (wasOpen = picker.isOpen), true);
+  picker.control.addEventListener("click", () => {
+    if (!wasOpen && !picker.isOpen) picker.open();
+  });
   return {
     /**
      * Follow the <select> after the editor enabled or disabled options, or

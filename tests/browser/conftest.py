@@ -155,3 +155,18 @@ def idle_queue(transactional_db: None, tmp_path: Path) -> Iterator[Path]:
     with filesystem_broker(queue):
         yield queue
     shutil.rmtree(queue, ignore_errors=True)
+
+
+@pytest.fixture
+def fake_openai(transactional_db: None) -> Iterator[Any]:
+    """The strict OpenAI fake, running, as the provider "openai-fake"."""
+    from editor import catalog
+    from tests.fakes.common import API_KEY
+    from tests.fakes.openai import OpenAIFake
+
+    server = OpenAIFake()
+    with server.running():
+        catalog.provider_create(
+            name="openai-fake", kind="openai", base_url=server.base_url + "/v1", api_key=API_KEY
+        )
+        yield server

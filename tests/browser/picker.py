@@ -35,7 +35,10 @@ def offered_labels(page: Any) -> list[str]:
 
 
 def open_picker(page: Any) -> None:
-    if not page.locator(f"{PICKER} .ts-dropdown").is_visible():
+    # The picker's own state (aria-expanded) rather than what is drawn yet: a
+    # click on a list that is opening would close it again.
+    control = page.locator(f"{PICKER} .ts-control input")
+    if control.get_attribute("aria-expanded") != "true":
         page.locator(f"{PICKER} .ts-control").click()
     expect(page.locator(f"{PICKER} .ts-dropdown")).to_be_visible()
 

@@ -173,7 +173,7 @@ def test_it_refuses_unusable_files_before_uploading(page: Any, settings: Any) ->
         ],
     )
     expect(page.locator("#image-status")).to_contain_text(
-        "“notes.txt” is not a PNG, JPEG or WebP image."
+        "“notes.txt” is not a PNG, JPEG, WebP or GIF image."
     )
     expect(page.locator("#image-status")).to_contain_text(
         "“broken.png” could not be read as an image."

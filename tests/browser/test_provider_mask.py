@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from editor import catalog
 from editor.models import Job, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke, png
 from tests.browser.picker import choose_model
-from tests.fakes.common import API_KEY
 from tests.fakes.openai import OpenAIFake
 
 try:
@@ -22,16 +20,6 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) and says why
     expect = None
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture
-def fake_openai(transactional_db: None) -> Iterator[OpenAIFake]:
-    server = OpenAIFake()
-    with server.running():
-        catalog.provider_create(
-            name="openai-fake", kind="openai", base_url=server.base_url + "/v1", api_key=API_KEY
-        )
-        yield server
 
 
 def test_the_provider_receives_the_painted_mask_at_full_resolution(

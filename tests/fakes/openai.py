@@ -89,6 +89,9 @@ class OpenAIFake(StrictFake):
         # What the last accepted edit received, decoded, for assertions.
         self.last_images: list[Image.Image] = []
         self.last_mask: Image.Image | None = None
+        # Answer an edit with the first image it received (as PNG), the way a
+        # real edit gives back the picture it was sent, turned as it was.
+        self.echo_input = False
 
     def serve(self, request: RecordedRequest) -> Reply:
         if request.method == "GET" and request.path == "/v1/models":
@@ -139,7 +142,8 @@ class OpenAIFake(StrictFake):
             if mask.getchannel("A").getextrema()[0] != 0:
                 raise Rejected("Invalid mask image: no fully transparent area to edit.")
             self.last_mask = mask
-        return self.answer(values, input_images=len(images))
+        edited = self.last_images[0] if self.echo_input else None
+        return self.answer(values, input_images=len(images), edited=edited)
 
     def generate(self, request: RecordedRequest) -> Reply:
         if not request.content_type.startswith("application/json"):
@@ -179,8 +183,15 @@ class OpenAIFake(StrictFake):
         if "output_compression" in values and values.get("output_format", "png") == "png":
             raise Rejected("output_compression is only supported for jpeg and webp.")
 
-    def answer(self, values: dict[str, str], *, input_images: int) -> Reply:
+    def answer(
+        self, values: dict[str, str], *, input_images: int, edited: Image.Image | None = None
+    ) -> Reply:
         n = int(values.get("n", "1"))
+        results = [self.result_png(index) for index in range(n)]
+        if edited is not None:
+            buffer = io.BytesIO()
+            edited.save(buffer, format="PNG")
+            results = [buffer.getvalue()] * n
         family = "gpt-image-2" if values["model"].startswith("gpt-image-2") else "other"
         quality = values.get("quality", "auto")
         per_square = OUTPUT_TOKENS[family].get(quality, OUTPUT_TOKENS[family]["medium"])
@@ -193,7 +204,7 @@ class OpenAIFake(StrictFake):
         return json_reply(
             {
                 "created": 1713833628,
-                "data": [{"b64_json": b64(self.result_png(index))} for index in range(n)],
+                "data": [{"b64_json": b64(result)} for result in results],
                 "usage": {
                     "input_tokens": text_tokens + image_tokens,
                     "input_tokens_details": {
