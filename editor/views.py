@@ -26,6 +26,7 @@ from django_htmx.middleware import HtmxDetails
 from editor import media, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage
+from webapp import errors, uploads
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -38,7 +39,9 @@ class HttpRequest(DjangoHttpRequest):
 @require_http_methods(["GET", "POST"])
 def editor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = JobForm(request.POST, request.FILES, user=request.user)
+        data, files = request.POST, request.FILES  # read first: reading may stop an upload
+        refused = uploads.refused_upload(request)
+        form = JobForm(data, files, user=request.user, refused_upload=refused)
         if form.is_valid():
             job = services.job_create(
                 user=request.user,
@@ -51,7 +54,7 @@ def editor(request: HttpRequest) -> HttpResponse:
             )
             url = reverse("editor:job", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-        status = 400
+        status = 413 if refused else 400
     else:
         form = JobForm(initial=prefill(user=request.user, query=request.GET), user=request.user)
         status = 200
@@ -313,25 +316,25 @@ def history_storage(request: HttpRequest) -> HttpResponse:
     return render(request, "editor/history.html#storage-used", {"storage_used": used})
 
 
-def _selected_job_ids(request: HttpRequest) -> list[uuid.UUID] | str:
+def _selected_job_ids(request: HttpRequest, *, action: str) -> list[uuid.UUID] | str:
     """The UUIDs posted as ``jobs``, or a message saying what is wrong."""
     raw = request.POST.getlist("jobs")
     if not raw:
-        return "Select at least one job."
+        return f"No job was selected, so nothing was {action}. Tick the jobs first."
     if len(raw) > HISTORY_SELECTION_LIMIT:
-        return f"Select at most {HISTORY_SELECTION_LIMIT} jobs at a time."
+        return f"Select at most {HISTORY_SELECTION_LIMIT} jobs at a time; nothing was {action}."
     try:
         return [uuid.UUID(value) for value in raw]
     except ValueError:
-        return "The selection contains something that is not a job."
+        return f"The selection holds something that is not a job, so nothing was {action}."
 
 
 @require_POST
 def history_delete(request: HttpRequest) -> HttpResponse:
     """Delete the selected jobs (the user's own only) with all their files."""
-    selected = _selected_job_ids(request)
+    selected = _selected_job_ids(request, action="deleted")
     if isinstance(selected, str):
-        return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
+        return errors.refusal(request, status=400, title="Nothing deleted", explanation=selected)
     jobs = selectors.jobs_for_user(user=request.user, job_ids=selected)
     deleted = services.jobs_delete(jobs=jobs)
     messages.success(request, f"Deleted {deleted} job{'' if deleted == 1 else 's'}.")
@@ -366,15 +369,18 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
 @require_POST
 def history_download(request: HttpRequest) -> HttpResponseBase:
     """All results of the selected jobs as one ZIP, streamed, a folder per job."""
-    selected = _selected_job_ids(request)
+    selected = _selected_job_ids(request, action="downloaded")
     if isinstance(selected, str):
-        return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
+        return errors.refusal(
+            request, status=400, title="Nothing to download", explanation=selected
+        )
     images = selectors.result_images_for_user(user=request.user, job_ids=selected)
     if not images.exists():
-        return HttpResponse(
-            "None of the selected jobs has results to download.",
+        return errors.refusal(
+            request,
             status=404,
-            content_type="text/plain; charset=utf-8",
+            title="Nothing to download",
+            explanation="None of the selected jobs has results to download.",
         )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")

@@ -94,13 +94,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.middleware.PrivatePagesMiddleware",
+    "webapp.middleware.ReadableRefusalsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Before anything reads the body (see its docstring).
+    "webapp.middleware.RequestSizeLimitMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
+# Refusals are pages in the site's layout (webapp/errors.py); so is this one.
+CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
 WSGI_APPLICATION = "webapp.wsgi.application"
 
 TEMPLATES = [
@@ -231,11 +237,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "webapp.staticfiles.StaticFilesStorage"},
 }
 
-# Uploads: the per-file cap is checked by the form; the request cap lets 16
-# full-size files through and stops anything beyond before it is parsed.
+# Uploads. Each file is stopped as soon as it passes DARKROOM_MAX_UPLOAD_BYTES
+# (webapp/uploads.py), and a request body over DARKROOM_MAX_REQUEST_BYTES is
+# refused before it is read (webapp/middleware.py): by default room for the
+# most images a job takes plus a mask, each at the per-file limit, and 1 MB of
+# form fields. A proxy in front should refuse the same (README: nginx).
 DARKROOM_MAX_UPLOAD_BYTES = env_int("DARKROOM_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 DARKROOM_MAX_IMAGE_PIXELS = env_int("DARKROOM_MAX_IMAGE_PIXELS", 40_000_000)
 DARKROOM_MAX_INPUT_IMAGES = 16
+DARKROOM_MAX_REQUEST_BYTES = env_int(
+    "DARKROOM_MAX_REQUEST_BYTES",
+    (DARKROOM_MAX_INPUT_IMAGES + 1) * DARKROOM_MAX_UPLOAD_BYTES + 1024 * 1024,
+)
+FILE_UPLOAD_HANDLERS = [
+    "webapp.uploads.FileSizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# The images of one job and its mask.
+DATA_UPLOAD_MAX_NUMBER_FILES = DARKROOM_MAX_INPUT_IMAGES + 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DARKROOM_THUMBNAIL_SIZE = env_int("DARKROOM_THUMBNAIL_SIZE", 384)
