@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest as DjangoHttpRequest
@@ -22,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
+from django_ratelimit.core import get_usage
 
 from editor import media, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, prefill
@@ -398,3 +401,46 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("editor:editor")
     context = {"form": form, "heading": "Create your account", "button": "Sign up"}
     return render(request, "registration/signup.html", context)
+
+
+_password_reset_view = auth_views.PasswordResetView.as_view(
+    extra_context={
+        "heading": "Reset your password",
+        "button": "Send reset link",
+        "message": "",
+    }
+)
+
+
+def _address_asked_for(group: str, request: DjangoHttpRequest) -> str:
+    return str(request.POST.get("email", "")).strip().lower()
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponseBase:
+    """Django's password reset, throttled per address asked for and per client
+    (DARKROOM_PASSWORD_RESET_RATE), so it cannot be used to flood a mailbox."""
+    if request.method == "POST":
+        for key in (_address_asked_for, "ip"):
+            usage = get_usage(
+                request,
+                group="password-reset",
+                key=key,
+                rate=settings.DARKROOM_PASSWORD_RESET_RATE,
+                method="POST",
+                increment=True,
+            )
+            if usage is not None and usage["should_limit"]:
+                wait = timedelta(seconds=max(1, usage["time_left"]))
+                return errors.too_many_requests(
+                    request,
+                    explanation=(
+                        "Too many password reset requests for this address, or from your "
+                        f"network. Try again in {errors.wait_text(wait)}; a link already sent "
+                        "still works."
+                    ),
+                    wait=wait,
+                )
+    response: HttpResponseBase = _password_reset_view(request)
+    return response

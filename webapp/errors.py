@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -25,6 +26,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -224,3 +226,44 @@ def method_not_allowed(request: HttpRequest, allowed: list[str]) -> HttpResponse
     response = refusal(request, status=405, explanation=explanation)
     response["Allow"] = ", ".join(allowed)
     return response
+
+
+# --- Logins (django-axes) -------------------------------------------------------------
+
+
+def login_locked_out(
+    request: HttpRequest, response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the 429 page of a paused login, with the wait."""
+    wait = login_wait(request, credentials)
+    return too_many_requests(
+        request,
+        explanation=(
+            "Too many wrong passwords in a row for this account, or from your network. "
+            f"Logging in is paused: try again in {wait_text(wait)}. "
+            "If you forgot your password, reset it from the login page."
+        ),
+        wait=wait,
+    )
+
+
+def login_wait(request: HttpRequest, credentials: dict[str, Any] | None) -> timedelta:
+    """How long until the lock that refused this login is lifted.
+
+    A lock lasts AXES_COOLOFF_TIME after the last counted failure of the
+    account or the address (attempts during a lock are not counted, see
+    settings), so the latest of those failures says when it ends.
+    """
+    from axes.helpers import get_client_username, get_cool_off
+    from axes.models import AccessAttempt
+    from django.db.models import Max, Q
+
+    cool_off = get_cool_off(request) or timedelta(0)
+    username = get_client_username(request, credentials)
+    address = getattr(request, "axes_ip_address", None)
+    latest = AccessAttempt.objects.filter(Q(username=username) | Q(ip_address=address)).aggregate(
+        latest=Max("attempt_time")
+    )["latest"]
+    if latest is None:
+        return cool_off
+    return max(latest + cool_off - timezone.now(), timedelta(seconds=1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "storages",
+    "axes",
+    "django_ratelimit",
     "editor",
 ]
 
@@ -102,6 +105,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Before anything reads the body (see its docstring).
     "webapp.middleware.RequestSizeLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -161,6 +166,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# A cache every web process shares, in the database Darkroom already uses; the
+# password reset rate limit counts there. `migrate` creates its table.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "darkroom_cache",
+    }
+}
+# django-ratelimit prefers memcached or Redis, whose increments are atomic; in
+# the database cache a burst of simultaneous requests may count a few short,
+# which limits of a few per hour tolerate, and no new service is needed.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -------------------------------------------------------------
@@ -171,6 +189,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes refuses a paused login before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes), on the site's and the admin's login alike:
+# the DARKROOM_LOGIN_FAILURE_LIMIT-th wrong password in a row for one account,
+# or from one client address, pauses logging in there for
+# DARKROOM_LOGIN_LOCKOUT_MINUTES; a successful login starts the count again.
+# The counts are rows in the database, seen by every web process.
+AXES_FAILURE_LIMIT = env_int("DARKROOM_LOGIN_FAILURE_LIMIT", 6)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("DARKROOM_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while paused are not counted, so the wait shown is the real one.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "webapp.errors.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "webapp.clientip.client_ip"
+# Darkroom keeps no trail of successful logins.
+AXES_DISABLE_ACCESS_LOG = True
+# Password reset requests, counted per address asked for and per client.
+DARKROOM_PASSWORD_RESET_RATE = env_str("DARKROOM_PASSWORD_RESET_RATE", "5/h")
+RATELIMIT_IP_META_KEY = "webapp.clientip.client_ip"
+# Behind a proxy: the header holding the client's address (webapp/clientip.py).
+DARKROOM_CLIENT_IP_HEADER = env_str("DARKROOM_CLIENT_IP_HEADER")
+DARKROOM_TRUSTED_PROXIES = env_int("DARKROOM_TRUSTED_PROXIES", 1)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "editor:editor"
 LOGOUT_REDIRECT_URL = "login"
