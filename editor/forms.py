@@ -441,10 +441,33 @@ class JobForm(forms.Form):
         return parameters.clean_values(self.cleaned_data, self.mode_parameters(model))
 
 
+EMAIL_TAKEN = (
+    "Another account already uses this e-mail address. Log in to it, or reset its password "
+    "from the login page."
+)
+
+
+def check_email_available(email: str, *, user_pk: int | None = None) -> str:
+    """``email`` if no other account uses it (any case), else ValidationError.
+
+    The database enforces the same with a unique index on lower(email)
+    (migration editor 0004); this check gives the clear message first.
+    """
+    taken = User.objects.filter(email__iexact=email)
+    if user_pk is not None:
+        taken = taken.exclude(pk=user_pk)
+    if email and taken.exists():
+        raise forms.ValidationError(EMAIL_TAKEN, code="email_taken")
+    return email
+
+
 class SignupForm(UserCreationForm[User]):
     class Meta:
         model = User
         fields = ("username", "email")
+
+    def clean_email(self) -> str:
+        return check_email_available(self.cleaned_data.get("email") or "")
 
 
 class HistoryFilterForm(forms.Form):

@@ -14,6 +14,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest as DjangoHttpRequest
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -396,9 +397,15 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("editor:editor")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("editor:editor")
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Someone took the name or the address since the form was checked.
+            form.add_error(None, "That username or e-mail address was just taken; try another.")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("editor:editor")
     context = {"form": form, "heading": "Create your account", "button": "Sign up"}
     return render(request, "registration/signup.html", context)
 
