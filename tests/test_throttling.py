@@ -17,7 +17,7 @@ from django.db.models import F
 from django.test import Client, RequestFactory
 
 from tests.services import Gunicorn
-from webapp.clientip import client_ip
+from webapp.throttling import attempted_username, client_ip
 
 WRONG = "not the password"
 RIGHT = "correct horse battery"
@@ -221,3 +221,12 @@ def test_a_pause_holds_in_every_web_process(two_servers: list[Gunicorn]) -> None
     assert paused.status_code == 429
     assert "Too many wrong passwords" in paused.text
     assert paused.headers["X-Test-Worker-Pid"] != answer.headers["X-Test-Worker-Pid"]
+
+
+def test_a_huge_username_is_counted_not_stored_whole(client: Client, alice: User) -> None:
+    # Django's login form does not check a username's length.
+    for _ in range(6):
+        response = log_in(client, "a" * 100_000, WRONG)
+    assert response.status_code == 429
+    assert {len(name) for name in AccessAttempt.objects.values_list("username", flat=True)} == {255}
+    assert attempted_username(RequestFactory().post("/", {"username": "bob"}), None) == "bob"

@@ -26,6 +26,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def refusal(
     status: int,
     explanation: str,
     title: str = "",
+    links: tuple[tuple[str, str], ...] = (),
     use_request_context: bool = True,
 ) -> HttpResponse:
     """A refusal as a page in the site's layout, or a fragment for htmx.
@@ -60,6 +62,8 @@ def refusal(
         "status": status,
         "title": title or TITLES.get(status, "The request could not be used"),
         "explanation": explanation,
+        # (URL, label) pairs: where to go from here.
+        "links": links,
         # Messages waiting for the next page stay waiting: this one is about
         # something else.
         "messages": (),
@@ -77,8 +81,14 @@ def refusal(
     return response
 
 
-def too_many_requests(request: HttpRequest, *, explanation: str, wait: timedelta) -> HttpResponse:
-    response = refusal(request, status=429, explanation=explanation)
+def too_many_requests(
+    request: HttpRequest,
+    *,
+    explanation: str,
+    wait: timedelta,
+    links: tuple[tuple[str, str], ...] = (),
+) -> HttpResponse:
+    response = refusal(request, status=429, explanation=explanation, links=links)
     response["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
     return response
 
@@ -240,10 +250,10 @@ def login_locked_out(
         request,
         explanation=(
             "Too many wrong passwords in a row for this account, or from your network. "
-            f"Logging in is paused: try again in {wait_text(wait)}. "
-            "If you forgot your password, reset it from the login page."
+            f"Logging in is paused: try again in {wait_text(wait)}."
         ),
         wait=wait,
+        links=((reverse("password_reset"), "Forgot your password? Reset it"),),
     )
 
 

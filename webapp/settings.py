@@ -206,13 +206,14 @@ AXES_RESET_ON_SUCCESS = True
 # Attempts while paused are not counted, so the wait shown is the real one.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "webapp.errors.login_locked_out"
-AXES_CLIENT_IP_CALLABLE = "webapp.clientip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "webapp.throttling.client_ip"
+AXES_USERNAME_CALLABLE = "webapp.throttling.attempted_username"
 # Darkroom keeps no trail of successful logins.
 AXES_DISABLE_ACCESS_LOG = True
 # Password reset requests, counted per address asked for and per client.
 DARKROOM_PASSWORD_RESET_RATE = env_str("DARKROOM_PASSWORD_RESET_RATE", "5/h")
-RATELIMIT_IP_META_KEY = "webapp.clientip.client_ip"
-# Behind a proxy: the header holding the client's address (webapp/clientip.py).
+RATELIMIT_IP_META_KEY = "webapp.throttling.client_ip"
+# Behind a proxy: the header holding the client's address (webapp/throttling.py).
 DARKROOM_CLIENT_IP_HEADER = env_str("DARKROOM_CLIENT_IP_HEADER")
 DARKROOM_TRUSTED_PROXIES = env_int("DARKROOM_TRUSTED_PROXIES", 1)
 
@@ -417,7 +418,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Failures and pauses are warnings; every attempt at INFO is noise.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Security -------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The client's address, for throttling logins and password resets.
+"""Who is trying: the client's address and the account named, as the login
+and password reset throttles count them.
 
 Without configuration it is the connection's address (REMOTE_ADDR). Behind a
 proxy every request comes from the proxy, so the address must come from a
@@ -12,6 +13,7 @@ counted from the right.
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -41,3 +43,14 @@ def client_ip(request: HttpRequest) -> str:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return UNKNOWN
+
+
+def attempted_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """AXES_USERNAME_CALLABLE: the username a login attempt named.
+
+    Cut to the 255 characters django-axes stores (PostgreSQL refuses longer
+    values): Django's login forms do not check a username's length, and no
+    account has a name that long.
+    """
+    username = credentials.get("username") if credentials else request.POST.get("username")
+    return None if username is None else str(username)[:255]
