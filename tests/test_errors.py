@@ -122,6 +122,10 @@ def test_a_bug_is_a_readable_500(error_urls: None, alice: User) -> None:
     assert_fragment(client.get("/test-broken/", **HTMX), 500, "Something went wrong")
 
 
+def test_an_unknown_host_name_is_a_readable_400(client: Client, db: None) -> None:
+    assert_page(client.get("/", HTTP_HOST="evil.example"), 400, "does not answer to that host")
+
+
 def test_a_bad_request_is_a_readable_400(error_urls: None, alice_client: Client) -> None:
     assert_page(alice_client.get("/test-bad/"), 400, "The request was malformed")
 
