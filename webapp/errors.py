@@ -9,7 +9,6 @@ although its status is an error.
 
 from __future__ import annotations
 
-import logging
 import math
 from datetime import timedelta
 from typing import Any
@@ -28,8 +27,6 @@ from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-
-logger = logging.getLogger(__name__)
 
 TITLES = {
     400: "The request could not be used",
