@@ -34,13 +34,8 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
-    path(
-        "password_reset/",
-        auth_views.PasswordResetView.as_view(
-            extra_context=page("Reset your password", "Send reset link")
-        ),
-        name="password_reset",
-    ),
+    # Throttled per address and per client (see the view).
+    path("password_reset/", views.password_reset, name="password_reset"),
     path(
         "password_reset/done/",
         auth_views.PasswordResetDoneView.as_view(

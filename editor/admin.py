@@ -5,6 +5,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -12,6 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from editor import catalog, media, pricing
+from editor.forms import check_email_available
 from editor.models import ImageModel, Job, JobImage, Provider
 from editor.parameters import DEFAULT_LIMITS, PARAMETERS, SIZE
 from editor.providers.base import ProviderError
@@ -354,3 +358,17 @@ class JobAdmin(admin.ModelAdmin[Job]):
         if job is None or not self.has_view_permission(request, job):
             raise Http404("No such job.")
         return media.image_response(get_object_or_404(JobImage, pk=image_id, job_id=job.pk))
+
+
+class UserChangeFormUniqueEmail(UserChangeForm[User]):
+    def clean_email(self) -> str:
+        return check_email_available(self.cleaned_data.get("email") or "", user_pk=self.instance.pk)
+
+
+# One account per e-mail address, here too (the database refuses a second one).
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class DarkroomUserAdmin(UserAdmin[User]):
+    form = UserChangeFormUniqueEmail

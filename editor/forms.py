@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
+from django.forms.utils import ErrorDict
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -54,6 +56,14 @@ class MultipleImageField(forms.FileField):
         return [super(MultipleImageField, self).clean(item, initial) for item in files]
 
 
+def canonical_id(value: Any) -> str | None:
+    """``value`` as the lower-case UUID the app's URLs and ids use, or None."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
 class StoredImagesField(forms.Field):
     """Ids of images the user already has in Darkroom, in the order sent."""
 
@@ -62,7 +72,11 @@ class StoredImagesField(forms.Field):
     def to_python(self, value: Any) -> list[str]:
         if not value:
             return []
-        return [str(item) for item in (value if isinstance(value, list | tuple) else [value])]
+        items = value if isinstance(value, list | tuple) else [value]
+        ids = [canonical_id(item) for item in items]
+        if None in ids:
+            raise forms.ValidationError("One of the chosen images was not found.")
+        return [image_id for image_id in ids if image_id is not None]
 
 
 class ModelChoiceWithProvider(forms.ModelChoiceField):
@@ -164,9 +178,19 @@ def prefill(*, user: Any, query: Any) -> dict[str, Any]:
 
 
 class JobForm(forms.Form):
-    # Declared before ``images`` so they are cleaned first.
+    # Declared before ``images`` and ``mask`` so they are cleaned first.
     source_image = StoredImagesField(required=False)
     image_order = forms.CharField(required=False, widget=forms.HiddenInput)
+    source_mask = forms.UUIDField(
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "The earlier mask this job starts from was not found."},
+    )
+    parent = forms.UUIDField(
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "The earlier job this continues was not found."},
+    )
     images = MultipleImageField(
         required=False,
         label="Images",
@@ -193,11 +217,18 @@ class JobForm(forms.Form):
             "removed since the page was loaded. Choose another model.",
         },
     )
-    source_mask = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    parent = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        user: Any = None,
+        refused_upload: object | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # A file passed the size limit while the request was read: the form
+        # holds only the fields read before it and says that, nothing else.
+        self.refused_upload = refused_upload
         # Stored images and parents are looked up as this user only.
         self.user = user
         field = self.fields["image_model"]
@@ -272,7 +303,11 @@ class JobForm(forms.Form):
         uploaded file; without it, stored images come first.
         """
         stored: list[str] = self.cleaned_data.get("source_image") or []
-        order = [entry for entry in self.cleaned_data.get("image_order", "").split(",") if entry]
+        order = [
+            entry if entry == "upload" else (canonical_id(entry) or entry)
+            for entry in self.cleaned_data.get("image_order", "").split(",")
+            if entry
+        ]
         count = max(len(order), len(stored) + len(uploads))
         if count > settings.DARKROOM_MAX_INPUT_IMAGES:
             # Checked before matching anything, so a huge list costs nothing.
@@ -329,11 +364,37 @@ class JobForm(forms.Form):
         upload: UploadedFile | None = self.cleaned_data.get("mask")
         if upload:
             return f"“{upload.name or 'mask'}”", read_upload(upload)
-        mask_id = self.data.get("source_mask") if self.is_bound else None
-        if mask_id:
-            stored = read_stored_image(self._stored_image(str(mask_id), (ImageRole.MASK,)))
-            return "The earlier mask", stored.data
+        stored: JobImage | None = self.cleaned_data.get("source_mask")
+        if stored is not None:
+            return "The earlier mask", read_stored_image(stored).data
         return None
+
+    def clean_source_mask(self) -> JobImage | None:
+        mask_id = self.cleaned_data.get("source_mask")
+        if mask_id is None:
+            return None
+        try:
+            return self._stored_image(str(mask_id), (ImageRole.MASK,))
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                "The earlier mask this job starts from was not found."
+            ) from None
+
+    @property
+    def source_mask_id(self) -> str | None:
+        """The earlier mask the painter starts from, once checked to be the user's."""
+        if not self.is_bound:
+            return canonical_id(self.initial.get("source_mask"))
+        mask = getattr(self, "cleaned_data", {}).get("source_mask")
+        return str(mask.pk) if isinstance(mask, JobImage) else None
+
+    def full_clean(self) -> None:
+        if self.refused_upload is None:
+            super().full_clean()
+            return
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+        self.add_error("images", str(self.refused_upload))
 
     def clean_mask(self) -> UploadedFile | None:
         upload: UploadedFile | None = self.cleaned_data.get("mask")
@@ -457,10 +518,33 @@ def estimate_for(
     )
 
 
+EMAIL_TAKEN = (
+    "Another account already uses this e-mail address. Log in to it, or reset its password "
+    "from the login page."
+)
+
+
+def check_email_available(email: str, *, user_pk: int | None = None) -> str:
+    """``email`` if no other account uses it (any case), else ValidationError.
+
+    The database enforces the same with a unique index on lower(email)
+    (migration editor 0004); this check gives the clear message first.
+    """
+    taken = User.objects.filter(email__iexact=email)
+    if user_pk is not None:
+        taken = taken.exclude(pk=user_pk)
+    if email and taken.exists():
+        raise forms.ValidationError(EMAIL_TAKEN, code="email_taken")
+    return email
+
+
 class SignupForm(UserCreationForm[User]):
     class Meta:
         model = User
         fields = ("username", "email")
+
+    def clean_email(self) -> str:
+        return check_email_available(self.cleaned_data.get("email") or "")
 
 
 class HistoryFilterForm(forms.Form):

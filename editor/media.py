@@ -106,8 +106,9 @@ def image_response(
         response = FileResponse(field.open("rb"), content_type=content_type)
     if download:
         response["Content-Disposition"] = disposition
-    # Private: browsers may keep it, shared caches must not.
-    response["Cache-Control"] = "private, max-age=3600"
+    # Nobody keeps a copy: not shared caches, nor the browser of someone who
+    # logged out of a shared computer.
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

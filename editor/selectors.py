@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.db.models.functions import TruncMonth
@@ -41,14 +42,15 @@ def job_for_user(*, user: User, job_id: uuid.UUID | str) -> Job:
             .defer("provider_response", "parent__provider_response")
             .get(pk=job_id, owner_id=user.pk)
         )
-    except (Job.DoesNotExist, ValueError):
+    except (Job.DoesNotExist, ValueError, ValidationError):
+        # A malformed id is a job that does not exist, nothing more.
         raise Http404("No such job.") from None
 
 
 def image_for_user(*, user: User, image_id: uuid.UUID | str) -> JobImage:
     try:
         return JobImage.objects.get(pk=image_id, job__owner_id=user.pk)
-    except (JobImage.DoesNotExist, ValueError):
+    except (JobImage.DoesNotExist, ValueError, ValidationError):
         raise Http404("No such image.") from None
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest as DjangoHttpRequest
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -23,10 +26,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
+from django_ratelimit.core import get_usage
 
 from editor import media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
+from webapp import errors, uploads
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -39,7 +44,9 @@ class HttpRequest(DjangoHttpRequest):
 @require_http_methods(["GET", "POST"])
 def editor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = JobForm(request.POST, request.FILES, user=request.user)
+        data, files = request.POST, request.FILES  # read first: reading may stop an upload
+        refused = uploads.refused_upload(request)
+        form = JobForm(data, files, user=request.user, refused_upload=refused)
         if form.is_valid():
             estimate = form.estimate()
             job = services.job_create(
@@ -54,7 +61,7 @@ def editor(request: HttpRequest) -> HttpResponse:
             )
             url = reverse("editor:job", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-        status = 400
+        status = 413 if refused else 400
     else:
         form = JobForm(initial=prefill(user=request.user, query=request.GET), user=request.user)
         status = 200
@@ -410,25 +417,25 @@ def history_storage(request: HttpRequest) -> HttpResponse:
     return render(request, "editor/history.html#storage-used", context)
 
 
-def _selected_job_ids(request: HttpRequest) -> list[uuid.UUID] | str:
+def _selected_job_ids(request: HttpRequest, *, action: str) -> list[uuid.UUID] | str:
     """The UUIDs posted as ``jobs``, or a message saying what is wrong."""
     raw = request.POST.getlist("jobs")
     if not raw:
-        return "Select at least one job."
+        return f"No job was selected, so nothing was {action}. Tick the jobs first."
     if len(raw) > HISTORY_SELECTION_LIMIT:
-        return f"Select at most {HISTORY_SELECTION_LIMIT} jobs at a time."
+        return f"Select at most {HISTORY_SELECTION_LIMIT} jobs at a time; nothing was {action}."
     try:
         return [uuid.UUID(value) for value in raw]
     except ValueError:
-        return "The selection contains something that is not a job."
+        return f"The selection holds something that is not a job, so nothing was {action}."
 
 
 @require_POST
 def history_delete(request: HttpRequest) -> HttpResponse:
     """Delete the selected jobs (the user's own only) with all their files."""
-    selected = _selected_job_ids(request)
+    selected = _selected_job_ids(request, action="deleted")
     if isinstance(selected, str):
-        return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
+        return errors.refusal(request, status=400, title="Nothing deleted", explanation=selected)
     jobs = selectors.jobs_for_user(user=request.user, job_ids=selected)
     deleted = services.jobs_delete(jobs=jobs)
     messages.success(request, f"Deleted {deleted} job{'' if deleted == 1 else 's'}.")
@@ -463,15 +470,18 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
 @require_POST
 def history_download(request: HttpRequest) -> HttpResponseBase:
     """All results of the selected jobs as one ZIP, streamed, a folder per job."""
-    selected = _selected_job_ids(request)
+    selected = _selected_job_ids(request, action="downloaded")
     if isinstance(selected, str):
-        return HttpResponse(selected, status=400, content_type="text/plain; charset=utf-8")
+        return errors.refusal(
+            request, status=400, title="Nothing to download", explanation=selected
+        )
     images = selectors.result_images_for_user(user=request.user, job_ids=selected)
     if not images.exists():
-        return HttpResponse(
-            "None of the selected jobs has results to download.",
+        return errors.refusal(
+            request,
             status=404,
-            content_type="text/plain; charset=utf-8",
+            title="Nothing to download",
+            explanation="None of the selected jobs has results to download.",
         )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")
@@ -484,8 +494,57 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("editor:editor")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("editor:editor")
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Someone took the name or the address since the form was checked.
+            form.add_error(None, "That username or e-mail address was just taken; try another.")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("editor:editor")
     context = {"form": form, "heading": "Create your account", "button": "Sign up"}
     return render(request, "registration/signup.html", context)
+
+
+_password_reset_view = auth_views.PasswordResetView.as_view(
+    extra_context={
+        "heading": "Reset your password",
+        "button": "Send reset link",
+        "message": "",
+    }
+)
+
+
+def _address_asked_for(group: str, request: DjangoHttpRequest) -> str:
+    return str(request.POST.get("email", "")).strip().lower()
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponseBase:
+    """Django's password reset, throttled per address asked for and per client
+    (DARKROOM_PASSWORD_RESET_RATE), so it cannot be used to flood a mailbox."""
+    if request.method == "POST":
+        for key in (_address_asked_for, "ip"):
+            usage = get_usage(
+                request,
+                group="password-reset",
+                key=key,
+                rate=settings.DARKROOM_PASSWORD_RESET_RATE,
+                method="POST",
+                increment=True,
+            )
+            if usage is not None and usage["should_limit"]:
+                wait = timedelta(seconds=max(1, usage["time_left"]))
+                return errors.too_many_requests(
+                    request,
+                    explanation=(
+                        "Too many password reset requests for this address, or from your "
+                        f"network. Try again in {errors.wait_text(wait)}; a link already sent "
+                        "still works."
+                    ),
+                    wait=wait,
+                )
+    response: HttpResponseBase = _password_reset_view(request)
+    return response

@@ -139,3 +139,80 @@ class MotoS3:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+
+
+class Gunicorn:
+    """Darkroom under gunicorn with its production config, on a free port, on
+    a fresh SQLite data folder (tests/counting_wsgi.py: it reports what it read)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        data: Path | None = None,
+    ):
+        self.folder = folder
+        # Servers given the same data folder share the database and secret key.
+        self.data = data or folder / "data"
+        self.tmp = folder / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DATABASE_URL", "CELERY_", "DARKROOM_", "DJANGO_SETTINGS"))
+        }
+        self.env.update(
+            {
+                "DARKROOM_DATA_DIR": str(self.data),
+                # Where Django and Python spool uploads.
+                "TMPDIR": str(self.tmp),
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "WEB_CONCURRENCY": str(workers),
+                **(env or {}),
+            }
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+            cwd=root,
+            env=self.env,
+            check=True,
+        )
+        with (self.folder / "gunicorn.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "gunicorn", "-c", "webapp/gunicorn.conf.py"),
+                    "tests.counting_wsgi:application",
+                ],
+                cwd=root,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self.answers, timeout=60, message="gunicorn did not start")
+
+    def answers(self) -> bool:
+        import httpx
+
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError((self.folder / "gunicorn.log").read_text())
+        try:
+            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None

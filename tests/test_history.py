@@ -453,8 +453,8 @@ def test_another_user_cannot_delete_by_selection(
 @pytest.mark.parametrize(
     ("jobs", "message"),
     [
-        ([], "Select at least one job."),
-        (["not-a-uuid"], "The selection contains something that is not a job."),
+        ([], "No job was selected, so nothing was deleted."),
+        (["not-a-uuid"], "The selection holds something that is not a job"),
         ([f"00000000-0000-0000-0000-{index:012d}" for index in range(501)], "at most 500"),
     ],
 )
@@ -465,6 +465,7 @@ def test_it_rejects_a_bad_selection(
     response = alice_client.post("/history/delete/", {"jobs": jobs})
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert 'class="topbar"' in response.content.decode()  # a page in the site's layout
     assert Job.objects.filter(pk=job.pk).exists()
 
 

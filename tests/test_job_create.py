@@ -96,8 +96,9 @@ def test_it_rejects_a_file_over_the_size_cap(
         offline_model,
         images=[upload(image_bytes(200, 200, mode="RGB", colour=(1, 2, 3)) + b"\0" * 1000)],
     )
-    assert response.status_code == 400
-    assert "the limit is 1000" in response.content.decode()
+    # Stopped while the request was read (webapp/uploads.py), not after.
+    assert response.status_code == 413
+    assert "“photo.png” is larger than 1000" in response.content.decode()
     assert_nothing_stored(media_dir)
 
 
@@ -257,3 +258,96 @@ def test_a_job_is_saved_even_when_the_broker_is_down(
     assert response.status_code == 302
     assert response["Location"] == f"/jobs/{job.pk}/"
     assert job.status == "queued"
+
+
+# --- Hidden fields are validated like the visible ones -----------------------------------
+
+
+@pytest.fixture
+def earlier_jobs(alice: Any, bob: Any, offline_model: Any) -> dict[str, Any]:
+    from tests.factories import make_job
+
+    mask = mask_bytes(64, 48, box=(0, 0, 10, 10))
+    alices = make_job(user=alice, mask=mask, model=offline_model)
+    bobs = make_job(user=bob, mask=mask, model=offline_model)
+    return {
+        "job": alices,
+        "input": alices.images.get(role=ImageRole.INPUT),
+        "mask": alices.images.get(role=ImageRole.MASK),
+        "bobs_job": bobs,
+        "bobs_input": bobs.images.get(role=ImageRole.INPUT),
+        "bobs_mask": bobs.images.get(role=ImageRole.MASK),
+    }
+
+
+MASK_NOT_FOUND = "The earlier mask this job starts from was not found."
+PARENT_NOT_FOUND = "The earlier job this continues was not found."
+IMAGE_NOT_FOUND = "One of the chosen images was not found."
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (lambda e: {"source_mask": "not-a-uuid"}, MASK_NOT_FOUND),
+        (lambda e: {"source_mask": f"{e['mask'].pk}0"}, MASK_NOT_FOUND),
+        (lambda e: {"source_mask": str(e["bobs_mask"].pk)}, MASK_NOT_FOUND),
+        (lambda e: {"source_mask": str(e["bobs_mask"].pk).upper()}, MASK_NOT_FOUND),
+        (lambda e: {"source_mask": str(e["input"].pk)}, MASK_NOT_FOUND),  # not a mask
+        (lambda e: {"parent": "not-a-uuid"}, PARENT_NOT_FOUND),
+        (lambda e: {"parent": str(e["bobs_job"].pk)}, PARENT_NOT_FOUND),
+        (lambda e: {"source_image": "not-a-uuid"}, IMAGE_NOT_FOUND),
+        (lambda e: {"source_image": str(e["bobs_input"].pk)}, IMAGE_NOT_FOUND),
+        (lambda e: {"source_image": str(e["mask"].pk)}, IMAGE_NOT_FOUND),  # masks are not inputs
+        (
+            lambda e: {"source_image": str(e["input"].pk), "image_order": "upload,not-a-uuid"},
+            "The image order names",
+        ),
+    ],
+)
+def test_a_hidden_field_naming_nothing_of_the_users_is_refused_with_a_message(
+    alice_client: Client,
+    offline_model: Any,
+    earlier_jobs: dict[str, Any],
+    fields: Any,
+    message: str,
+) -> None:
+    before = (Job.objects.count(), JobImage.objects.count())
+    response = post(alice_client, offline_model, **fields(earlier_jobs))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert message in body and 'id="job-form"' in body
+    assert "data-source-mask-url" not in body
+    assert (Job.objects.count(), JobImage.objects.count()) == before
+
+
+def test_upper_case_ids_name_the_same_images(
+    alice_client: Client, offline_model: Any, earlier_jobs: dict[str, Any]
+) -> None:
+    image_id, mask_id = str(earlier_jobs["input"].pk), str(earlier_jobs["mask"].pk)
+    response = post(
+        alice_client,
+        offline_model,
+        source_image=image_id.upper(),
+        image_order=image_id.upper(),
+        source_mask=mask_id.upper(),
+        parent=str(earlier_jobs["job"].pk).upper(),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Job.objects.order_by("-created").first()
+    assert job is not None and job.parent_id == earlier_jobs["job"].pk
+    assert job.images.filter(role=ImageRole.MASK).exists()
+
+
+def test_a_refused_form_keeps_the_checked_mask_for_the_painter(
+    alice_client: Client, offline_model: Any, earlier_jobs: dict[str, Any]
+) -> None:
+    mask_id = str(earlier_jobs["mask"].pk)
+    response = post(
+        alice_client,
+        offline_model,
+        prompt="",
+        source_image=str(earlier_jobs["input"].pk),
+        source_mask=mask_id.upper(),
+    )
+    assert response.status_code == 400
+    assert f'data-source-mask-url="/images/{mask_id}/"' in response.content.decode()

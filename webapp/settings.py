@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "storages",
+    "axes",
+    "django_ratelimit",
     "editor",
 ]
 
@@ -94,13 +97,21 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.middleware.PrivatePagesMiddleware",
+    "webapp.middleware.ReadableRefusalsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Before anything reads the body (see its docstring).
+    "webapp.middleware.RequestSizeLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
+# Refusals are pages in the site's layout (webapp/errors.py); so is this one.
+CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
 WSGI_APPLICATION = "webapp.wsgi.application"
 
 TEMPLATES = [
@@ -155,6 +166,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# A cache every web process shares, in the database Darkroom already uses; the
+# password reset rate limit counts there. `migrate` creates its table.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "darkroom_cache",
+    }
+}
+# django-ratelimit prefers memcached or Redis, whose increments are atomic; in
+# the database cache a burst of simultaneous requests may count a few short,
+# which limits of a few per hour tolerate, and no new service is needed.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -------------------------------------------------------------
@@ -165,6 +189,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes refuses a paused login before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes), on the site's and the admin's login alike:
+# the DARKROOM_LOGIN_FAILURE_LIMIT-th wrong password in a row for one account,
+# or from one client address, pauses logging in there for
+# DARKROOM_LOGIN_LOCKOUT_MINUTES; a successful login starts the count again.
+# The counts are rows in the database, seen by every web process.
+AXES_FAILURE_LIMIT = env_int("DARKROOM_LOGIN_FAILURE_LIMIT", 6)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("DARKROOM_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while paused are not counted, so the wait shown is the real one.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "webapp.errors.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "webapp.throttling.client_ip"
+AXES_USERNAME_CALLABLE = "webapp.throttling.attempted_username"
+# Darkroom keeps no trail of successful logins.
+AXES_DISABLE_ACCESS_LOG = True
+# Password reset requests, counted per address asked for and per client.
+DARKROOM_PASSWORD_RESET_RATE = env_str("DARKROOM_PASSWORD_RESET_RATE", "5/h")
+RATELIMIT_IP_META_KEY = "webapp.throttling.client_ip"
+# Behind a proxy: the header holding the client's address (webapp/throttling.py).
+DARKROOM_CLIENT_IP_HEADER = env_str("DARKROOM_CLIENT_IP_HEADER")
+DARKROOM_TRUSTED_PROXIES = env_int("DARKROOM_TRUSTED_PROXIES", 1)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "editor:editor"
 LOGOUT_REDIRECT_URL = "login"
@@ -231,11 +283,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "webapp.staticfiles.StaticFilesStorage"},
 }
 
-# Uploads: the per-file cap is checked by the form; the request cap lets 16
-# full-size files through and stops anything beyond before it is parsed.
+# Uploads. Each file is stopped as soon as it passes DARKROOM_MAX_UPLOAD_BYTES
+# (webapp/uploads.py), and a request body over DARKROOM_MAX_REQUEST_BYTES is
+# refused before it is read (webapp/middleware.py): by default room for the
+# most images a job takes plus a mask, each at the per-file limit, and 1 MB of
+# form fields. A proxy in front should refuse the same (README: nginx).
 DARKROOM_MAX_UPLOAD_BYTES = env_int("DARKROOM_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 DARKROOM_MAX_IMAGE_PIXELS = env_int("DARKROOM_MAX_IMAGE_PIXELS", 40_000_000)
 DARKROOM_MAX_INPUT_IMAGES = 16
+DARKROOM_MAX_REQUEST_BYTES = env_int(
+    "DARKROOM_MAX_REQUEST_BYTES",
+    (DARKROOM_MAX_INPUT_IMAGES + 1) * DARKROOM_MAX_UPLOAD_BYTES + 1024 * 1024,
+)
+FILE_UPLOAD_HANDLERS = [
+    "webapp.uploads.FileSizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# The images of one job and its mask.
+DATA_UPLOAD_MAX_NUMBER_FILES = DARKROOM_MAX_INPUT_IMAGES + 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DARKROOM_THUMBNAIL_SIZE = env_int("DARKROOM_THUMBNAIL_SIZE", 384)
@@ -369,7 +435,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Failures and pauses are warnings; every attempt at INFO is noise.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Security -------------------------------------------------------------

@@ -10,3 +10,8 @@ urlpatterns = [
     path("accounts/", include("editor.account_urls")),
     path("", include("editor.urls")),
 ]
+
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
+handler404 = "webapp.errors.page_not_found"
+handler500 = "webapp.errors.server_error"

@@ -474,7 +474,11 @@ function setUp(form) {
         window.location.assign(redirect);
         return;
       }
-      if (response.status === 400) {
+      const retarget = response.getResponseHeader("HX-Retarget");
+      if (retarget && document.querySelector(retarget)) {
+        // A refusal (webapp/errors.py): shown where htmx would show it.
+        showRefusal(document.querySelector(retarget), response.responseText);
+      } else if (response.status === 400 || response.status === 413) {
         showErrors(response.responseText);
       } else if (new URL(response.responseURL).pathname !== new URL(form.action).pathname) {
         // Redirected elsewhere: the session ended and the login page answered.
@@ -549,6 +553,11 @@ function setUp(form) {
       firstError.scrollIntoView({ block: "center" });
       (firstError.querySelector("input:not([type=hidden]), textarea, select") || firstError).focus?.();
     }
+  }
+
+  function showRefusal(region, html) {
+    region.innerHTML = html;
+    region.scrollIntoView({ block: "nearest" });
   }
 
   function showFormError(text) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,17 @@ def page(open_context: Callable[..., Any]) -> Any:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    in_flight: set[Any] = set()
+    page.on("request", lambda request: in_flight.add(request))
+    page.on("requestfinished", lambda request: in_flight.discard(request))
+    page.on("requestfailed", lambda request: in_flight.discard(request))
     yield page
+    # A request the live server is still answering (lazy thumbnails, say)
+    # when the test's database is emptied can deadlock with the emptying on
+    # PostgreSQL: let the page's last requests finish first.
+    deadline = time.monotonic() + 15
+    while in_flight and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 

@@ -330,6 +330,23 @@ def test_it_shows_the_servers_objections_and_keeps_the_work(
     assert Job.objects.get(owner=user).images.filter(role=ImageRole.MASK).exists()
 
 
+def test_a_refusal_shows_in_the_page_and_the_work_stays(
+    page: Any, live_server: Any, idle_queue: Path, shot: Callable[..., Path]
+) -> None:
+    page.goto("/")
+    page.set_input_files("#id_images", [png(200, 100, (1, 100, 1))])
+    page.wait_for_function("() => document.getElementById('painter-canvas').dataset.scale")
+    page.fill("#id_prompt", "sepia")
+    # The form expires: another tab logged in again, say, and the token changed.
+    page.context.add_cookies([{"name": "csrftoken", "value": "x" * 32, "url": live_server.url}])
+    page.click("#job-form button[type=submit]")
+    expect(page.locator("#messages [role=alert]")).to_contain_text("This form has expired")
+    shot(page, "editor-refusal-in-place", full_page=False)
+    expect(page.locator("#image-list li")).to_have_count(1)
+    expect(page.locator("#id_prompt")).to_have_value("sepia")
+    assert not Job.objects.exists()
+
+
 # A synthetic event carrying a file, as the browser builds for a real paste or drop.
 SEND_FILE = """([kind, name, data]) => {
     const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));

@@ -83,6 +83,26 @@ def test_a_selection_is_deleted_after_confirming(
     assert not Job.objects.filter(pk__in=[job.pk for job in doomed]).exists()
 
 
+def test_deleting_with_nothing_selected_asks_nothing_and_says_why(
+    page: Any, seeded: list[Job], shot: Callable[..., Path]
+) -> None:
+    questions: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.goto("/history/")
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator("#messages [role=alert]")).to_contain_text(
+        "No job was selected, so nothing was deleted."
+    )
+    shot(page, "history-nothing-selected", full_page=False)
+    assert questions == []
+    assert Job.objects.count() == len(seeded)
+
+
 def test_the_lineage_walks_back_and_forth(
     page: Any, seeded: list[Job], shot: Callable[..., Path]
 ) -> None:

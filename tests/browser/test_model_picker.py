@@ -73,7 +73,6 @@ def test_models_are_grouped_by_provider_and_filtered_by_typing(
         "No model matches “nothing like this”."
     )
     shot(page, "picker-no-match")
-    page.keyboard.press("Escape")
     choose_model(page, "DALL-E 2", typed="dall")
     # The parameters follow the model chosen.
     expect(page.locator("#model-fields legend")).to_have_text("Parameters for DALL-E 2")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('editor', '0002_history_search_and_storage'),
+        ('editor', '0004_unique_user_email'),
     ]
 
     operations = [
