@@ -4,9 +4,11 @@
 const SIZE = /^(\d{1,5})x(\d{1,5})$/;
 
 export function watchSizeFields(root) {
-  root.addEventListener("input", (event) => {
-    if (event.target.matches?.("input[data-size-rule]")) check(event.target);
-  });
+  for (const type of ["input", "change"]) {
+    root.addEventListener(type, (event) => {
+      if (event.target.matches?.("input[data-size-rule]")) check(event.target);
+    });
+  }
   for (const input of root.querySelectorAll("input[data-size-rule]")) check(input);
 }
 

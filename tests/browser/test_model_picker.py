@@ -156,6 +156,6 @@ def test_a_custom_size_outside_the_rules_is_refused_in_the_browser(
     )
     assert "width and height multiples of 16" in message
     size.fill("2048x1152")
-    assert size.evaluate("element => element.validationMessage") == ""
+    page.wait_for_function("() => document.getElementById('id_size').validationMessage === ''")
     assert not Job.objects.exists()
     assert ImageModel.objects.filter(model_id="gpt-image-2").exists()
