@@ -51,6 +51,12 @@ def browser() -> Iterator[Any]:
         pytest.skip(f"Browser tests skipped: {reason}.")
     from playwright.sync_api import sync_playwright
 
+    from playwright.sync_api import expect
+
+    # Assertions wait for a state as long as actions do: on a loaded machine
+    # a browser can take several seconds to get there, and waiting costs
+    # nothing when it is quick.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
