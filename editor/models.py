@@ -235,6 +235,10 @@ class Job(models.Model):
     # media.image_store), so a user's storage is one SUM over an index and
     # leaves with the job when it is deleted.
     stored_bytes = models.PositiveBigIntegerField(default=0)
+    # When the owner moved the job to the trash (None: not in the trash). A
+    # trashed job leaves the history, search, ZIPs and storage totals, keeps
+    # its files until it is restored or purged, and still counts in spend.
+    trashed = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -242,6 +246,16 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created", "-id"], name="job_owner_created"),
             models.Index(fields=["owner", "stored_bytes"], name="job_owner_storage"),
             models.Index(fields=["status", "heartbeat"], name="job_status_heartbeat"),
+            # Partial: the trash is a sliver of the jobs, so these stay small
+            # and the history's own indexes are left as they were.
+            models.Index(
+                fields=["owner", "-trashed", "stored_bytes"],
+                condition=models.Q(trashed__isnull=False),
+                name="job_owner_trash",
+            ),
+            models.Index(
+                fields=["trashed"], condition=models.Q(trashed__isnull=False), name="job_trash_age"
+            ),
         ]
 
     def __str__(self) -> str:

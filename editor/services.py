@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +26,7 @@ from editor.models import (
     JobKind,
     JobStage,
     JobStatus,
+    JobWord,
 )
 
 logger = logging.getLogger(__name__)
@@ -128,9 +131,43 @@ def job_cancel(*, job: Job) -> bool:
     return bool(updated)
 
 
-def job_delete(*, job: Job) -> None:
-    """Delete a job and every file it stored."""
-    jobs_delete(jobs=Job.objects.filter(pk=job.pk))
+def jobs_trash(*, jobs: QuerySet[Job]) -> list[uuid.UUID]:
+    """Move ``jobs`` to the trash; returns the ids of the jobs moved.
+
+    They leave the history, search, ZIPs and storage totals at once and keep
+    their files until restored or purged. A running job still finishes (and
+    stores what it paid for). Its words leave the search index, so a search
+    stays a walk of that index alone; a restore puts them back.
+    """
+    with transaction.atomic():
+        ids = list(jobs.filter(trashed__isnull=True).values_list("pk", flat=True))
+        Job.objects.filter(pk__in=ids).update(trashed=timezone.now())
+        JobWord.objects.filter(job_id__in=ids).delete()
+    return ids
+
+
+def jobs_restore(*, jobs: QuerySet[Job]) -> int:
+    """Bring trashed ``jobs`` back to the history; returns how many came back."""
+    with transaction.atomic():
+        restored = list(
+            jobs.filter(trashed__isnull=False).only("id", "owner_id", "prompt", "created")
+        )
+        Job.objects.filter(pk__in=[job.pk for job in restored]).update(trashed=None)
+        search.jobs_index(restored)
+    return len(restored)
+
+
+def trash_purge(*, older_than: timedelta) -> int:
+    """Delete for good, files and all, every job trashed more than
+    ``older_than`` ago; returns how many went.
+
+    A job still running is left for a later purge: its worker may yet store
+    files that the purge would miss.
+    """
+    expired = Job.objects.filter(trashed__lt=timezone.now() - older_than).exclude(
+        status=JobStatus.RUNNING
+    )
+    return jobs_delete(jobs=expired)
 
 
 def jobs_delete(*, jobs: QuerySet[Job]) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from editor import catalog, pipeline
 
@@ -49,3 +51,12 @@ def recover_jobs() -> dict[str, int]:
 def sync_providers() -> list[str]:
     """Refresh every provider's models from its listing (periodically, from beat)."""
     return [report.summary() for report in catalog.providers_sync_all()]
+
+
+@shared_task(name="editor.purge_trash", ignore_result=True)
+def purge_trash() -> int:
+    """Delete for good the jobs trashed more than DARKROOM_TRASH_DAYS ago (from beat)."""
+    # Imported here: services imports this module to enqueue jobs.
+    from editor import services
+
+    return services.trash_purge(older_than=timedelta(days=settings.DARKROOM_TRASH_DAYS))

@@ -391,7 +391,7 @@ def test_lineage_never_links_another_users_job(alice: Any, bob: Any, alice_clien
 # --- Deleting ----------------------------------------------------------------------
 
 
-def test_selected_jobs_are_deleted_with_all_their_files(
+def test_selected_jobs_go_to_the_trash_and_then_for_good_with_all_their_files(
     alice: Any,
     bob: Any,
     alice_client: Client,
@@ -412,8 +412,21 @@ def test_selected_jobs_are_deleted_with_all_their_files(
             "/history/delete/", {"jobs": [str(job.pk) for job in doomed] + [str(bobs.pk)]}
         )
     assert response.status_code == 302 and response["Location"] == "/history/"
-    assert set(Job.objects.values_list("pk", flat=True)) == {kept.pk, bobs.pk}
+    assert set(Job.objects.filter(trashed=None).values_list("pk", flat=True)) == {
+        kept.pk,
+        bobs.pk,
+    }
     assert not JobWord.objects.filter(job_id__in=[job.pk for job in doomed]).exists()
+    # In the trash the files are kept, for a restore ...
+    assert all(default_storage.exists(name) for name in doomed_files)
+    assert "Moved 2 jobs to the trash." in alice_client.get("/history/").content.decode()
+    # ... until they are deleted for good from there.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(
+            "/history/trash/delete/", {"jobs": [str(job.pk) for job in doomed] + [str(bobs.pk)]}
+        )
+    assert response.status_code == 302 and response["Location"] == "/history/trash/"
+    assert set(Job.objects.values_list("pk", flat=True)) == {kept.pk, bobs.pk}
     assert not any(default_storage.exists(name) for name in doomed_files)
     for image in doomed_images:
         for url in (f"/images/{image.pk}/", f"/images/{image.pk}/thumb/"):
@@ -421,7 +434,7 @@ def test_selected_jobs_are_deleted_with_all_their_files(
     for job in doomed:
         assert alice_client.get(f"/jobs/{job.pk}/").status_code == 404
         assert alice_client.get(f"/jobs/{job.pk}/download/").status_code == 404
-    assert "Deleted 2 jobs." in alice_client.get("/history/").content.decode()
+    assert "Deleted 2 jobs for good." in alice_client.get("/history/trash/").content.decode()
 
 
 def test_deleting_a_selection_costs_the_same_queries_for_two_jobs_or_ten(
@@ -434,7 +447,7 @@ def test_deleting_a_selection_costs_the_same_queries_for_two_jobs_or_ten(
         with CaptureQueriesContext(connection) as queries:
             response = alice_client.post("/history/delete/", {"jobs": [str(j.pk) for j in jobs]})
         assert response.status_code == 302
-        assert not Job.objects.filter(pk__in=[job.pk for job in jobs]).exists()
+        assert not Job.objects.filter(pk__in=[job.pk for job in jobs], trashed=None).exists()
         return len(queries)
 
     assert delete_queries(2) == delete_queries(10)
@@ -446,7 +459,7 @@ def test_another_user_cannot_delete_by_selection(
     job = make_job(user=alice)
     with django_capture_on_commit_callbacks(execute=True):
         bob_client.post("/history/delete/", {"jobs": [str(job.pk)]})
-    assert Job.objects.filter(pk=job.pk).exists()
+    assert Job.objects.filter(pk=job.pk, trashed=None).exists()
     assert job.images.get().file.storage.exists(job.images.get().file.name)
 
 

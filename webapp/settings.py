@@ -375,6 +375,10 @@ DARKROOM_SWEEP_SECONDS = env_float("DARKROOM_SWEEP_SECONDS", 60.0)
 # How often beat refreshes every provider's models from its listing (new
 # models appear, retired ones are switched off); workers also do it at start.
 DARKROOM_PROVIDER_SYNC_SECONDS = env_float("DARKROOM_PROVIDER_SYNC_SECONDS", 6 * 60 * 60)
+# Trashed jobs are deleted for good, files and all, this many days after
+# being trashed; beat looks for them this often.
+DARKROOM_TRASH_DAYS = env_float("DARKROOM_TRASH_DAYS", 30.0)
+DARKROOM_TRASH_PURGE_SECONDS = env_float("DARKROOM_TRASH_PURGE_SECONDS", 60 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "editor.recover_jobs",
@@ -386,6 +390,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "editor.sync_providers",
         "schedule": DARKROOM_PROVIDER_SYNC_SECONDS,
         "options": {"expires": DARKROOM_PROVIDER_SYNC_SECONDS},
+    },
+    "purge-trash": {
+        "task": "editor.purge_trash",
+        "schedule": DARKROOM_TRASH_PURGE_SECONDS,
+        "options": {"expires": DARKROOM_TRASH_PURGE_SECONDS},
     },
 }
 

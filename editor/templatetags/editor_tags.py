@@ -59,3 +59,11 @@ def money(amount: Any) -> str:
 def estimated_money(amount: Any) -> str:
     """``≈ $0.04``: an estimate."""
     return pricing.format_money(amount, approximate=True)
+
+
+@register.filter
+def undo_job_ids(message: Any) -> list[str]:
+    """The ids of the jobs a "moved to the trash" message can bring back
+    (carried in its tags, see ``views._trashed_message``); [] for others."""
+    tag, *ids = str(getattr(message, "extra_tags", "") or "-").split() or ["-"]
+    return ids if tag == "undo-trash" else []
