@@ -326,7 +326,8 @@ class JobImage(models.Model):
 
 
 class JobWord(models.Model):
-    """One distinct word of a job's prompt, so history search is an index walk.
+    """One distinct word of a job's prompt, or the beginning of one (see
+    ``editor.search``), so history search is an index walk.
 
     The owner and the job's ``created`` are copied here so that a search for a
     word reads the (owner, word, created, job) index newest first and stops

@@ -575,3 +575,41 @@ def test_pages_are_read_through_the_index(
         assert "SCAN editor_job" not in chosen, chosen
     else:
         assert index in chosen and "Seq Scan on editor_job " not in chosen, chosen
+
+
+# --- Prefix search -----------------------------------------------------------------
+
+
+def test_a_word_being_typed_finds_the_words_it_begins(alice: Any, alice_client: Client) -> None:
+    house = quick_job(alice, "a House by the sea", created=START)
+    houses = quick_job(alice, "two houses and a household", created=START + timedelta(minutes=1))
+    quick_job(alice, "a lighthouse", created=START + timedelta(minutes=2))  # inside, not the start
+    quick_job(alice, "a hose", created=START + timedelta(minutes=3))
+    body = alice_client.get("/history/?q=hous").content.decode()
+    # Newest first, and a job with several matching words once.
+    assert listed_ids(body) == [str(houses.pk), str(house.pk)]
+    assert listed_ids(alice_client.get("/history/?q=HO+se").content.decode()) == [str(house.pk)]
+    assert listed_ids(alice_client.get("/history/?q=housex").content.decode()) == []
+
+
+def test_prefix_search_pages_like_any_search(alice: Any, alice_client: Client) -> None:
+    jobs = [
+        quick_job(alice, f"castle number {index}", created=START + timedelta(minutes=index))
+        for index in range(30)
+    ]
+    assert walk(alice_client, "/history/?q=cas") == [str(job.pk) for job in reversed(jobs)]
+
+
+def test_the_words_of_a_prompt_and_their_beginnings_are_indexed() -> None:
+    from editor import search
+
+    assert search.terms_of("Houses, a cat") == [
+        "houses",
+        "a",
+        "cat",
+        "ho",
+        "hou",
+        "hous",
+        "house",
+        "ca",
+    ]

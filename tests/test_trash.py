@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from editor import pipeline, selectors, services, tasks
+from editor import pipeline, search, selectors, services, tasks
 from editor.models import ImageRole, Job, JobStatus, JobWord
 from tests.factories import make_job
 from tests.media_helpers import add_result, body_of
@@ -143,7 +143,7 @@ def test_trashing_or_restoring_twice_changes_nothing(alice: Any, alice_client: C
     assert Job.objects.get(pk=job.pk).trashed == first
     alice_client.post("/history/trash/restore/", {"jobs": [str(job.pk)]})
     alice_client.post("/history/trash/restore/", {"jobs": [str(job.pk)]})
-    assert JobWord.objects.filter(job_id=job.pk).count() == len(set(job.prompt.split()))
+    assert JobWord.objects.filter(job_id=job.pk).count() == len(search.terms_of(job.prompt))
 
 
 def test_trashed_jobs_leave_zips_and_storage_but_still_count_as_spent(
