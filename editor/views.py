@@ -229,17 +229,24 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
     }
 
 
-def _job_context(job: Job) -> dict[str, Any]:
+def _job_context(job: Job, *, variation: str | None = None) -> dict[str, Any]:
     images = sorted(job.images.all(), key=lambda image: image.position)
     inputs = [image for image in images if image.role == ImageRole.INPUT]
+    results = [image for image in images if image.role == ImageRole.RESULT]
+    # The variation on show (?variation=2, counted from 1); anything else is the first.
+    number = _int(variation) if variation and variation.isdigit() else 1
+    number = min(max(number, 1), len(results)) if results else 0
     return {
+        "selected": results[number - 1] if results else None,
+        "selected_number": number,
+        "trash_days": settings.DARKROOM_TRASH_DAYS,
         "job": job,
         "inputs": inputs,
         "first_input": inputs[0] if inputs else None,
         "elapsed": _elapsed(job),
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
-        "results": [image for image in images if image.role == ImageRole.RESULT],
+        "results": results,
         "queue_position": selectors.queue_position(job=job),
     }
 
@@ -259,7 +266,9 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(_job_json(request, job))
-    return render(request, "editor/job.html", _job_context(job))
+    return render(
+        request, "editor/job.html", _job_context(job, variation=request.GET.get("variation"))
+    )
 
 
 @require_GET

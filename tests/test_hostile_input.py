@@ -170,7 +170,7 @@ ROUTES: dict[str, Fields] = {
     "editor/estimate/": Fields(
         get={"image_model", "input_images", "prompt_length", "n", "size", "quality"}
     ),
-    "jobs/<uuid:job_id>/": Fields(),
+    "jobs/<uuid:job_id>/": Fields(get={"variation"}),
     "jobs/<uuid:job_id>/status/": Fields(),
     "jobs/<uuid:job_id>/download/": Fields(),
     "images/<uuid:image_id>/": Fields(),
