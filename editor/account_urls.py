@@ -12,6 +12,7 @@ def page(heading: str, button: str = "", message: str = "") -> dict[str, str]:
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("time-zone/", views.time_zone, name="time_zone"),
     path(
         "login/",
         auth_views.LoginView.as_view(

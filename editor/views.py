@@ -31,7 +31,7 @@ from django_ratelimit.core import get_usage
 from editor import media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
-from webapp import errors, uploads
+from webapp import errors, timezones, uploads
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -430,7 +430,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 provider=job.provider_name,
                 cost=_cost_text(job),
                 created_iso=created.isoformat(),
-                created=created.strftime("%Y-%m-%d %H:%M"),
+                created=timezones.when_text(created),
                 live=not job.is_final,
             )
         )
@@ -572,6 +572,44 @@ def history_download(request: HttpRequest) -> HttpResponseBase:
         )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")
+
+
+@require_http_methods(["GET", "POST"])
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """Which time zone dates are shown in: the browser's, or one the person picks."""
+    current = timezone.get_current_timezone_name()
+    if request.method == "POST":
+        chosen = str(request.POST.get("time_zone", ""))
+        if chosen == "auto":
+            response = redirect("time_zone")
+            # The browser reports its own zone again on the next page.
+            response.delete_cookie(timezones.COOKIE_NAME)
+            messages.success(request, "Dates follow your browser's time zone.")
+            return response
+        if timezones.zone_from(chosen) is not None:
+            response = redirect("time_zone")
+            response.set_cookie(
+                timezones.COOKIE_NAME,
+                chosen,
+                max_age=timezones.COOKIE_MAX_AGE,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+            messages.success(request, f"Dates are now shown in {chosen}.")
+            return response
+        return errors.refusal(
+            request,
+            status=400,
+            title="Time zone not changed",
+            explanation="Pick a time zone from the list, such as Europe/Paris.",
+        )
+    context = {
+        "heading": "Time zone",
+        "current": current,
+        "zones": sorted(timezones.zone_names()),
+        "now": timezone.localtime(),
+    }
+    return render(request, "registration/time_zone.html", context)
 
 
 @login_not_required

@@ -205,6 +205,9 @@ ROUTES: dict[str, Fields] = {
         },
     ),
     "accounts/password_change/done/": Fields(),
+    "accounts/time-zone/": Fields(
+        post={"time_zone"}, baseline=lambda world: {"time_zone": "Europe/Paris"}
+    ),
     "accounts/password_reset/": Fields(
         anonymous=True, post={"email"}, baseline=lambda world: {"email": "alice@example.com"}
     ),

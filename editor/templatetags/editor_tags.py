@@ -8,6 +8,7 @@ from django import template
 
 from editor import pricing, selectors
 from editor.models import Job, JobImage
+from webapp import timezones
 
 register = template.Library()
 
@@ -67,3 +68,9 @@ def undo_job_ids(message: Any) -> list[str]:
     (carried in its tags, see ``views._trashed_message``); [] for others."""
     tag, *ids = str(getattr(message, "extra_tags", "") or "-").split() or ["-"]
     return ids if tag == "undo-trash" else []
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    """A moment in the person's zone, with the zone: "4 Dec 2026, 09:12 CET"."""
+    return timezones.when_text(moment) if moment else ""
