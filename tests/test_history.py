@@ -87,7 +87,7 @@ def test_a_row_shows_prompt_model_status_cost_and_time(alice: Any, alice_client:
     assert "paint the harbour" in body
     assert job.model_label in body and "Succeeded" in body
     # Money as people read it: three decimals below ten cents.
-    assert "$0.043" in body and "2026-03-01 12:00" in body
+    assert "$0.043" in body and "1 Mar 2026, 12:00 UTC" in body
     cover = job.images.get(role=ImageRole.RESULT)
     assert f"/images/{cover.pk}/thumb/" in body
 
