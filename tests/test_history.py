@@ -555,7 +555,8 @@ def plan(sql: str, params: Any) -> str:
         return "\n".join(str(row[0]) for row in cursor.fetchall())
 
 
-@pytest.mark.parametrize("search", ["", "cat"])
+# "ca": a word being typed is read from the index as a whole word is.
+@pytest.mark.parametrize("search", ["", "cat", "ca"])
 @pytest.mark.parametrize("deep", [False, True])
 def test_pages_are_read_through_the_index(
     thirty_jobs: list[Job], alice_client: Client, search: str, deep: bool
