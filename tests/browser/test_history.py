@@ -122,15 +122,20 @@ def test_a_running_row_turns_done_without_a_reload(
     finished = make_job(user=user, prompt="already here")
     pipeline.run_job(job_id=str(finished.pk))
     job = make_job(user=user, prompt="on its way")
+    assert pipeline.job_claim(str(job.pk)) is not None  # a worker has it: Running
     polled: list[str] = []
     page.on(
         "request", lambda request: polled.append(request.url) if "/row/" in request.url else None
     )
     page.goto("/history/")
     row = page.locator(f'.history-item[data-job="{job.pk}"]')
-    expect(row.locator(".badge")).to_have_attribute("data-status", "queued")
+    expect(row.locator(".badge")).to_have_attribute("data-status", "running")
+    expect(row.locator(".badge")).to_have_text("Running")
     shot(page, "history-row-running", full_page=False)
     page.evaluate("() => { window.notReloaded = true; }")
+    # The worker finishes it (handed back to the queue so run_job can take it
+    # again from the start: the page only sees Running, then Succeeded).
+    Job.objects.filter(pk=job.pk).update(status="queued")
     pipeline.run_job(job_id=str(job.pk))
     expect(row.locator(".badge")).to_have_attribute("data-status", "succeeded")
     expect(row.locator(".badge")).to_have_text("Succeeded")
