@@ -614,3 +614,27 @@ def test_the_words_of_a_prompt_and_their_beginnings_are_indexed() -> None:
         "house",
         "ca",
     ]
+
+
+def test_the_migration_indexes_the_beginnings_of_existing_prompts(
+    alice: Any, alice_client: Client
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from editor import search
+
+    job = quick_job(alice, "a lighthouse at dusk")
+    trashed = quick_job(alice, "a lighthouse at dawn", trashed=timezone.now())
+    # As before prefix search: whole words only, none for a trashed job.
+    JobWord.objects.exclude(word__in=["a", "lighthouse", "at", "dusk"]).delete()
+    JobWord.objects.filter(job=trashed).delete()
+    assert listed_ids(alice_client.get("/history/?q=ligh").content.decode()) == []
+    migration = importlib.import_module("editor.migrations.0007_search_word_beginnings")
+    migration.index_word_beginnings(apps, None)
+    assert listed_ids(alice_client.get("/history/?q=ligh").content.decode()) == [str(job.pk)]
+    assert sorted(JobWord.objects.filter(job=job).values_list("word", flat=True)) == sorted(
+        search.terms_of(job.prompt)
+    )
+    assert not JobWord.objects.filter(job=trashed).exists()
