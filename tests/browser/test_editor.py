@@ -64,7 +64,7 @@ def test_it_edits_two_images_with_a_mask_painted_at_full_resolution(
     slack = 1.5 + 1 / view["scale"]
     assert_mask_is_stroke(mask, start, end, size / 2, slack)
     # The result view offers the before/after slider.
-    assert page.locator(".compare .compare-range").count() == 1
+    assert page.locator(".viewer-stage .compare-range").count() == 1
 
 
 @pytest.fixture
