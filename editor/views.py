@@ -216,6 +216,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "cost_source": job.cost_source or None,
         "estimated_cost": str(job.estimated_cost) if job.estimated_cost is not None else None,
         "notices": job.notices,
+        "mask_leak": job.mask_leak,
         "results": [
             {
                 "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
@@ -240,6 +241,7 @@ def _job_context(job: Job) -> dict[str, Any]:
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
         "results": [image for image in images if image.role == ImageRole.RESULT],
+        "raw_results": [image for image in images if image.role == ImageRole.RAW],
         "queue_position": selectors.queue_position(job=job),
     }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from editor import pricing, selectors
+from editor import compositing, pricing, selectors
 from editor.models import Job, JobImage
 
 register = template.Library()
@@ -59,3 +59,9 @@ def money(amount: Any) -> str:
 def estimated_money(amount: Any) -> str:
     """``≈ $0.04``: an estimate."""
     return pricing.format_money(amount, approximate=True)
+
+
+@register.filter
+def leak_percent(share: Any) -> str:
+    """A job's mask leak (0..1) as a percentage, e.g. "52.3 %"."""
+    return compositing.format_leak(float(share)) if share is not None else ""
