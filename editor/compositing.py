@@ -22,6 +22,7 @@ uses); it imports nothing else of Darkroom's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops
@@ -33,6 +34,8 @@ LEAK_TOLERANCE = 2
 # Answers whose width:height differs from the original's by more than this
 # are another shape: scaling them back would stretch the picture.
 ASPECT_TOLERANCE = 0.015
+# Scaled edges this close to a whole pixel are on it (float rounding).
+EDGE_EPSILON = 1e-6
 
 
 @dataclass(frozen=True)
@@ -188,13 +191,16 @@ def _cropped_back(answer: Image.Image, placement: Placement | None) -> tuple[Ima
         return answer, False
     scale_x, scale_y = answer.width / sent_width, answer.height / sent_height
     left, top, right, bottom = placement.box.corners
-    box = (left * scale_x, top * scale_y, right * scale_x, bottom * scale_y)
-    if all(float(edge).is_integer() for edge in box):
-        return answer.crop((int(box[0]), int(box[1]), int(box[2]), int(box[3]))), True
-    # The answer is another size than what was sent: cut along the exact
-    # (fractional) edges, resampling once, so no sliver of padding remains.
-    size = (max(1, round(box[2] - box[0])), max(1, round(box[3] - box[1])))
-    return answer.resize(size, Image.Resampling.LANCZOS, box=box), True
+    # The answer may be another size than what was sent: where an edge falls
+    # between pixels, the pixel it cuts is left out, so no sliver of padding
+    # remains (the image loses less than a pixel of the answer's at that edge).
+    box = (
+        math.ceil(left * scale_x - EDGE_EPSILON),
+        math.ceil(top * scale_y - EDGE_EPSILON),
+        math.floor(right * scale_x + EDGE_EPSILON),
+        math.floor(bottom * scale_y + EDGE_EPSILON),
+    )
+    return answer.crop(box), True
 
 
 def _plain(image: Image.Image) -> Image.Image:
