@@ -211,6 +211,7 @@ HISTORY_COLUMNS = (
     "provider_name",
     "cost",
     "estimated_cost",
+    "mask_leak",
 )
 
 

@@ -28,7 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import media, pricing, selectors, services
+from editor import compositing, media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
 from webapp import errors, uploads
@@ -361,6 +361,8 @@ class HistoryRow:
     cost: str
     created_iso: str
     created: str
+    # The share of protected pixels the provider changed, e.g. "52.3 %".
+    leak: str = ""
 
 
 _PLACEHOLDER = uuid.UUID(int=0)
@@ -388,6 +390,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 cost=_cost_text(job),
                 created_iso=created.isoformat(),
                 created=created.strftime("%Y-%m-%d %H:%M"),
+                leak=compositing.format_leak(job.mask_leak) if job.mask_leak is not None else "",
             )
         )
     return rows
