@@ -227,6 +227,10 @@ class Job(models.Model):
     # What Darkroom did to fit the provider ("padded to a square", "mask: white
     # marks the area"), shown to the user beside the job.
     notices = models.JSONField(default=list, blank=True)
+    # Of a masked edit: the share (0..1) of the pixels fully outside the mask
+    # that the provider changed, the highest among its results (see
+    # editor.compositing). None when not measured.
+    mask_leak = models.FloatField(null=True, blank=True)
     result_deadline = models.DateTimeField(null=True, blank=True)
     # The provider's answer, saved the moment it arrives (before results are
     # decoded or downloaded), so a crash afterwards never loses a paid result.
@@ -277,6 +281,9 @@ class ImageRole(models.TextChoices):
     MASK = "mask", "Mask"
     SENT_MASK = "sent_mask", "Mask as sent"
     RESULT = "result", "Result"
+    # The provider's answer as received, kept when the shown result differs
+    # from it (cropped back, or the original put back outside the mask).
+    RAW = "raw", "Provider's raw output"
 
 
 def image_upload_to(instance: JobImage, filename: str) -> str:

@@ -215,6 +215,7 @@ HISTORY_COLUMNS = (
     "provider_name",
     "cost",
     "estimated_cost",
+    "mask_leak",
 )
 
 

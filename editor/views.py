@@ -28,7 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import media, pricing, selectors, services
+from editor import compositing, media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
 from webapp import errors, uploads
@@ -216,6 +216,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "cost_source": job.cost_source or None,
         "estimated_cost": str(job.estimated_cost) if job.estimated_cost is not None else None,
         "notices": job.notices,
+        "mask_leak": job.mask_leak,
         "results": [
             {
                 "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
@@ -240,6 +241,7 @@ def _job_context(job: Job) -> dict[str, Any]:
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
         "results": [image for image in images if image.role == ImageRole.RESULT],
+        "raw_results": [image for image in images if image.role == ImageRole.RAW],
         "queue_position": selectors.queue_position(job=job),
     }
 
@@ -395,6 +397,8 @@ class HistoryRow:
     created: str
     # Queued or running: the row polls for its status.
     live: bool
+    # The share of protected pixels the provider changed, e.g. "52.3 %".
+    leak: str = ""
 
 
 _PLACEHOLDER = uuid.UUID(int=0)
@@ -423,6 +427,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 created_iso=created.isoformat(),
                 created=created.strftime("%Y-%m-%d %H:%M"),
                 live=not job.is_final,
+                leak=compositing.format_leak(job.mask_leak) if job.mask_leak is not None else "",
             )
         )
     return rows
