@@ -6,6 +6,7 @@
 // answer without a reload.
 import { watchEstimate } from "./cost-estimate.js";
 import { enhanceModelPicker } from "./model-picker.js";
+import { watchOutpaint } from "./outpaint.js";
 import { MaskPainter } from "./painter.js";
 import { watchSizeFields } from "./size-field.js";
 
@@ -49,6 +50,7 @@ function setUp(form) {
   const painter = new MaskPainter(painterRoot, {
     announce: (text) => (painterStatus.textContent = text),
   });
+  watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
   const picker = enhanceModelPicker(select);
   const estimate = watchEstimate(form, { countImages: () => items.length });
   watchSizeFields(form);
@@ -501,8 +503,16 @@ function setUp(form) {
       body.delete(name);
     }
     const order = [];
-    for (const item of items) {
-      if (item.file) {
+    // Outpainting: the first image goes as the extended canvas, with its frame.
+    const masked = items.length && current && current.supportsMask && painter.image;
+    const extended = masked ? await painter.exportExtendedImage() : null;
+    body.delete("frame");
+    if (extended) body.set("frame", extended.frame);
+    for (const [index, item] of items.entries()) {
+      if (index === 0 && extended) {
+        body.append("images", extended.blob, "extended.png");
+        order.push("upload");
+      } else if (item.file) {
         body.append("images", item.file, item.file.name || "pasted.png");
         order.push("upload");
       } else {
