@@ -86,6 +86,8 @@ def editor(request: HttpRequest) -> HttpResponse:
         "price": _price(model),
         "limits": _upload_limits(),
         "pick_model": bool(request.GET.get("pick_model")),
+        # The script builds image and run URLs from these.
+        "placeholder_id": _PLACEHOLDER,
     }
     return render(request, template, context, status=status)
 
