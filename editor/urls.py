@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.editor, name="editor"),
     path("editor/fields/", views.model_fields, name="model-fields"),
     path("editor/estimate/", views.editor_estimate, name="estimate"),
+    path("editor/runs/<uuid:job_id>/", views.workspace_run, name="workspace-run"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job-status"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),

@@ -59,6 +59,12 @@ def editor(request: HttpRequest) -> HttpResponse:
                 parent=form.cleaned_data.get("parent"),
                 estimated_cost=estimate.amount if estimate else None,
             )
+            if request.htmx and request.htmx.target == "run-panel":
+                # The workspace keeps the user on the canvas: it shows the run
+                # in place instead of following a redirect to the job page.
+                response = render(request, "editor/_run.html", _run_context(job), status=201)
+                response["X-Darkroom-Job"] = str(job.pk)
+                return response
             url = reverse("editor:job", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         status = 413 if refused else 400
@@ -80,6 +86,8 @@ def editor(request: HttpRequest) -> HttpResponse:
         "price": _price(model),
         "limits": _upload_limits(),
         "pick_model": bool(request.GET.get("pick_model")),
+        # The script builds image and run URLs from these.
+        "placeholder_id": _PLACEHOLDER,
     }
     return render(request, template, context, status=status)
 
@@ -281,10 +289,34 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return response
 
 
+def _run_context(job: Job) -> dict[str, Any]:
+    """What the workspace's run panel shows: progress, then the variations."""
+    images = sorted(job.images.all(), key=lambda image: image.position)
+    return {
+        "job": job,
+        "inputs": [image for image in images if image.role == ImageRole.INPUT],
+        "results": [image for image in images if image.role == ImageRole.RESULT],
+        "elapsed": _elapsed(job),
+        "queue_position": selectors.queue_position(job=job) if not job.is_final else None,
+    }
+
+
+@require_GET
+def workspace_run(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The editor's run panel for one job; polling stops (286) once it is final."""
+    job = selectors.job_for_user(user=request.user, job_id=job_id)
+    response = render(request, "editor/_run.html", _run_context(job))
+    if job.is_final:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
 @require_POST
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     services.job_cancel(job=job)
+    if request.htmx and request.htmx.target == "run-panel":
+        return render(request, "editor/_run.html", _run_context(job))
     if request.htmx:
         return render(request, "editor/job.html#job-status", _job_context(job))
     return redirect("editor:job", job_id=job.pk)
