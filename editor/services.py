@@ -52,12 +52,13 @@ def job_create(
     stored: list[JobImage] = []
     try:
         with transaction.atomic():
-            limits.submission_admit(
+            reserved = limits.submission_admit(
                 user=user,
                 image_model=image_model,
                 estimated_cost=estimated_cost,
                 now=now or timezone.now(),
             )
+            bulk = limits.is_bulk(user=user)
             job = Job.objects.create(
                 owner=user,
                 kind=JobKind.EDIT if images else JobKind.GENERATE,
@@ -68,6 +69,7 @@ def job_create(
                 params=params,
                 parent=parent,
                 estimated_cost=estimated_cost,
+                reserved=reserved,
             )
             search.jobs_index([job])
             for position, image in enumerate(images):
@@ -100,7 +102,7 @@ def job_create(
             if notices:
                 job.notices = notices
                 job.save(update_fields=["notices"])
-            job_enqueue(job=job)
+            job_enqueue(job=job, bulk=bulk)
     except BaseException:
         files_delete(name for image in stored for name in (image.file.name, image.thumbnail.name))
         raise
@@ -113,11 +115,17 @@ def _mask_notice(convention: str) -> str:
     return "Mask read as white = area to change, black = keep."
 
 
-def job_enqueue(*, job: Job) -> None:
+def job_enqueue(*, job: Job, bulk: bool = False) -> None:
+    """Send the job to the workers once committed.
+
+    ``bulk``: the owner already has jobs in flight, so this one joins the bulk
+    queue, which workers read in turn with the interactive one: a burst from
+    one user waits behind itself, not in front of everyone else's jobs.
+    """
     job_id = str(job.id)
     # robust: with the broker down the job is still saved and the user sees
     # its page; the periodic sweep sends the message once the broker is back.
-    transaction.on_commit(lambda: tasks.run_job.delay(job_id), robust=True)
+    transaction.on_commit(lambda: tasks.enqueue_job(job_id, bulk=bulk), robust=True)
 
 
 def job_cancel(*, job: Job) -> bool:
@@ -157,6 +165,8 @@ def jobs_delete(*, jobs: QuerySet[Job]) -> int:
         for name in (file_name, thumb_name)
     ]
     with transaction.atomic():
+        # Deleting a job must not hand its spend back to the budget.
+        limits.removed_spend_keep(jobs=jobs)
         _, deleted = jobs.delete()
         transaction.on_commit(lambda: files_delete(names))
     return deleted.get(Job._meta.label, 0)

@@ -67,6 +67,7 @@ def editor(request: HttpRequest) -> HttpResponse:
                     explanation=refusal.message,
                     wait=timedelta(seconds=refusal.retry_after),
                     links=((reverse("editor:history"), "See your jobs"),),
+                    title="Not now: too many jobs",
                 )
             except limits.ModelNotAvailable as refusal:
                 form.add_error("image_model", refusal.message)
