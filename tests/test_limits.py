@@ -388,3 +388,62 @@ def test_a_hidden_model_is_absent_from_the_picker_and_refused_like_a_disabled_on
     with pytest.raises(limits.ModelNotAvailable):
         submit(alice, offline_model, "0", now=MID_DECEMBER)
     assert Job.objects.count() == 0
+
+
+# --- The admin ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(db: None) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-pw-pw-pw"))
+    return client
+
+
+def test_the_admin_edits_the_site_default(admin_client: Client, alice: User) -> None:
+    response = admin_client.get("/admin/editor/sitelimits/", follow=True)
+    assert response.status_code == 200
+    assert "DARKROOM_MONTHLY_LIMIT" in response.content.decode()
+    row = SiteLimits.current()
+    response = admin_client.post(
+        f"/admin/editor/sitelimits/{row.pk}/change/",
+        {
+            "monthly_limit": "7.50",
+            "daily_limit": "",
+            "max_active_jobs": "4",
+            "jobs_per_minute": "",
+            "unpriced_policy": "block",
+            "unpriced_price": "",
+        },
+    )
+    assert response.status_code == 302
+    found = limits.limits_for(alice)
+    assert (found.monthly, found.max_active_jobs, found.unpriced_policy) == (
+        Decimal("7.50"),
+        4,
+        "block",
+    )
+
+
+def test_the_admin_sets_a_groups_models_and_a_users_limits(
+    admin_client: Client, alice: User, priced_model: ImageModel
+) -> None:
+    group = Group.objects.create(name="router users")
+    alice.groups.add(group)
+    page = admin_client.get(f"/admin/auth/group/{group.pk}/change/").content.decode()
+    assert "Limits and model access" in page
+    response = admin_client.post(
+        f"/admin/auth/group/{group.pk}/change/",
+        {
+            "name": "router users",
+            "policy-TOTAL_FORMS": "1",
+            "policy-INITIAL_FORMS": "0",
+            "policy-0-providers": [str(priced_model.provider.pk)],
+            "policy-0-monthly_limit": "3",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(ImageModel.objects.available_to(alice)) == [priced_model]
+    assert limits.limits_for(alice).monthly == Decimal("3")
+    page = admin_client.get(f"/admin/auth/user/{alice.pk}/change/").content.decode()
+    assert "Limits (empty fields" in page
