@@ -8,7 +8,7 @@ the person who submitted (the web form shows it, the /v1/ API returns it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -114,6 +114,9 @@ class Limits:
     jobs_per_minute: int | None
     unpriced_policy: str
     unpriced_price: Decimal | None
+    # Where each limit came from: "user", "group", "site" (the admin's row)
+    # or "environment", by field name (monthly_limit, ...).
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_budget(self) -> bool:
@@ -133,9 +136,12 @@ def site_defaults() -> dict[str, Any]:
         "max_active_jobs": settings.DARKROOM_MAX_ACTIVE_JOBS or None,
         "jobs_per_minute": settings.DARKROOM_JOBS_PER_MINUTE or None,
     }
-    values = {
+    values: dict[str, Any] = {
         name: value if (value := getattr(row, name)) is not None else from_environment[name]
         for name in LIMIT_FIELDS
+    }
+    values["sources"] = {
+        name: "site" if getattr(row, name) is not None else "environment" for name in LIMIT_FIELDS
     }
     policy, price = _unpriced_from_environment()
     values["unpriced_policy"] = row.unpriced_policy or policy
@@ -168,10 +174,12 @@ def limits_for(user: User) -> Limits:
         set_by_groups = [row[name] for row in group_rows if row[name] is not None]
         if set_by_groups:
             values[name] = max(set_by_groups)
+            values["sources"][name] = "group"
     own = UserLimits.objects.filter(user=user).values(*LIMIT_FIELDS).first() or {}
     for name in LIMIT_FIELDS:
         if own.get(name) is not None:
             values[name] = own[name]
+            values["sources"][name] = "user"
     return Limits(
         monthly=values["monthly_limit"],
         daily=values["daily_limit"],
@@ -179,6 +187,7 @@ def limits_for(user: User) -> Limits:
         jobs_per_minute=values["jobs_per_minute"],
         unpriced_policy=values["unpriced_policy"],
         unpriced_price=values["unpriced_price"],
+        sources=values["sources"],
     )
 
 
@@ -407,4 +416,27 @@ def spend_summary(*, user: User, now: datetime | None = None) -> SpendSummary:
         day=day,
         month_spend=spend(user=user, period=month),
         day_spend=spend(user=user, period=day),
+    )
+
+
+def spend_by_user(*, period: Period) -> list[tuple[str, Decimal]]:
+    """Every user who spent in ``period``, with how much, the most first."""
+    in_period = Q(created__gte=period.start, created__lt=period.end)
+    totals: dict[str, Decimal] = {}
+    for username, total in (
+        Job.objects.filter(in_period)
+        .values("owner__username")
+        .annotate(total=Sum(JOB_CHARGE))
+        .values_list("owner__username", "total")
+    ):
+        totals[username] = totals.get(username, ZERO) + Decimal(total or 0)
+    for username, total in (
+        RemovedJobSpend.objects.filter(in_period)
+        .values("owner__username")
+        .annotate(total=Sum("amount"))
+        .values_list("owner__username", "total")
+    ):
+        totals[username] = totals.get(username, ZERO) + Decimal(total or 0)
+    return sorted(
+        ((name, total) for name, total in totals.items() if total), key=lambda row: -row[1]
     )

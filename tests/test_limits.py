@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 
 from editor import limits, services
@@ -447,3 +450,62 @@ def test_the_admin_sets_a_groups_models_and_a_users_limits(
     assert limits.limits_for(alice).monthly == Decimal("3")
     page = admin_client.get(f"/admin/auth/user/{alice.pk}/change/").content.decode()
     assert "Limits (empty fields" in page
+
+
+# --- The command line -------------------------------------------------------------------------
+
+
+def run_limits(*args: str) -> str:
+    out = io.StringIO()
+    call_command("limits", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_cli_sets_and_shows_a_users_limits_and_spend(
+    alice: User, priced_model: ImageModel
+) -> None:
+    spent_before(alice, priced_model, "0.042", created=datetime.now(UTC))
+    out = run_limits("set", "--user", "alice", "--monthly", "5", "--per-minute", "10")
+    assert "monthly limit: $5.00 (the user's own)" in out
+    assert "jobs per minute: 10 (the user's own)" in out
+    assert "spent this month: $0.042" in out
+    found = limits.limits_for(alice)
+    assert (found.monthly, found.jobs_per_minute, found.daily) == (Decimal(5), 10, None)
+    run_limits("set", "--user", "alice", "--monthly", "none", "--daily", "1.50")
+    found = limits.limits_for(alice)
+    assert (found.monthly, found.daily) == (None, Decimal("1.50"))
+    out = run_limits("show", "--user", "alice")
+    assert "monthly limit: no limit" in out and "daily limit: $1.50 (the user's own)" in out
+
+
+def test_the_cli_sets_the_default_and_lists_who_spent(
+    alice: User, bob: User, priced_model: ImageModel
+) -> None:
+    spent_before(alice, priced_model, "0.30", created=datetime.now(UTC))
+    out = run_limits(
+        "set", "--default", "--monthly", "20", "--max-active", "4", "--unpriced", "0.05"
+    )
+    assert "monthly limit: $20.00 (site default)" in out
+    assert "jobs queued or running at once: 4 (site default)" in out
+    assert "models without a known price: counted at $0.05 a run" in out
+    assert "  alice: $0.30" in out and "bob" not in out
+    assert limits.limits_for(bob).max_active_jobs == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("set", "--user", "nobody", "--monthly", "5"), "No user named 'nobody'."),
+        (("set", "--user", "alice", "--monthly", "five"), "Not an amount in USD: 'five'"),
+        (("set", "--user", "alice", "--monthly", "-1"), "A limit is 0 or more"),
+        (("set", "--user", "alice", "--max-active", "2.5"), "Not a whole number of jobs"),
+        (("set", "--user", "alice"), "Nothing to set"),
+        (("set", "--user", "alice", "--unpriced", "block"), "site default only"),
+    ],
+)
+def test_the_cli_refuses_bad_input_and_changes_nothing(
+    alice: User, args: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run_limits(*args)
+    assert not UserLimits.objects.exists()
