@@ -80,6 +80,29 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
             "provider"
         )
 
+    def available_to(self, user: Any) -> ImageModelQuerySet:
+        """The usable models this user may see and run: their groups decide.
+
+        A group restricts when its policy names providers or models. A user in
+        no restricting group sees every usable model; a user in one or more
+        sees what any of them allows. Superusers see everything.
+        """
+        usable = self.usable()
+        if user is None or getattr(user, "is_superuser", False):
+            return usable
+        restricting = GroupPolicy.objects.filter(group__user=user).filter(
+            models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
+        )
+        policy_ids = list(restricting.values_list("pk", flat=True).distinct())
+        if not policy_ids:
+            return usable
+        by_provider = GroupPolicy.providers.through.objects.filter(grouppolicy__in=policy_ids)
+        by_model = GroupPolicy.image_models.through.objects.filter(grouppolicy__in=policy_ids)
+        return usable.filter(
+            models.Q(provider__in=by_provider.values("provider"))
+            | models.Q(pk__in=by_model.values("imagemodel"))
+        )
+
 
 class ImageModel(models.Model):
     """An image model one provider offers, with what it can do.
@@ -223,6 +246,10 @@ class Job(models.Model):
     # What the run was expected to cost when it was submitted (None: unknown).
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # What the job holds of its owner's budget until its real cost is known:
+    # the estimate, or the operator's assumed price for a model without one
+    # (see editor/limits.py, which derives a user's spend from these rows).
+    reserved = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     cost_source = models.CharField(max_length=12, choices=CostSource.choices, blank=True)
     # What Darkroom did to fit the provider ("padded to a square", "mask: white
     # marks the area"), shown to the user beside the job.
@@ -259,6 +286,12 @@ class Job(models.Model):
             ),
             models.Index(
                 fields=["trashed"], condition=models.Q(trashed__isnull=False), name="job_trash_age"
+            ),
+            # A user's queued and running jobs, counted at every submission.
+            models.Index(
+                fields=["owner"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="job_owner_active",
             ),
         ]
 
@@ -357,3 +390,135 @@ class JobWord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word} in {self.job_id}"
+
+
+# --- Limits and model access (editor/limits.py reads them) ---------------------
+
+
+class UnpricedPolicy(models.TextChoices):
+    """How a run of a model without a known price counts against a budget."""
+
+    BLOCK = "block", "Refuse it while a budget applies"
+    ALLOW = "allow", "Allow it, counting nothing until its real cost is known"
+    ASSUME = "assume", "Count it at the assumed price below"
+
+
+class LimitValues(models.Model):
+    """Limit fields shared by the site default, a group and a user.
+
+    Empty means "not set here": a user's empty field takes their groups'
+    value, a group's the site default's, the site default's its environment
+    variable (see README, "Budgets and fair use").
+    """
+
+    monthly_limit = models.DecimalField(
+        "monthly limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    daily_limit = models.DecimalField(
+        "daily limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    max_active_jobs = models.PositiveIntegerField(
+        "most jobs queued or running at once", null=True, blank=True
+    )
+    jobs_per_minute = models.PositiveIntegerField(
+        "most jobs submitted per minute", null=True, blank=True
+    )
+
+    class Meta:
+        abstract = True
+
+
+class SiteLimits(LimitValues):
+    """The site-wide default limits: one row (pk 1), edited in the admin."""
+
+    unpriced_policy = models.CharField(
+        "models without a known price",
+        max_length=10,
+        choices=UnpricedPolicy.choices,
+        blank=True,
+        help_text="Empty: DARKROOM_UNPRICED_MODELS decides.",
+    )
+    unpriced_price = models.DecimalField(
+        "assumed price per run (USD)",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text='Used when the choice above is "Count it at the assumed price".',
+    )
+
+    class Meta:
+        verbose_name = "site-wide default limits"
+        verbose_name_plural = "site-wide default limits"
+
+    def __str__(self) -> str:
+        return "Site-wide default limits"
+
+    @classmethod
+    def current(cls) -> SiteLimits:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+
+class UserLimits(LimitValues):
+    """One user's own limits, over their groups' and the site default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="limits"
+    )
+
+    class Meta:
+        verbose_name = "limits"
+        verbose_name_plural = "limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.user}"
+
+
+class GroupPolicy(LimitValues):
+    """A group's limits and which providers and models its members may use.
+
+    With no provider and no model chosen, the group restricts nothing. A user
+    in at least one restricting group sees only what those groups allow.
+    """
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="policy")
+    providers = models.ManyToManyField(
+        Provider,
+        blank=True,
+        related_name="group_policies",
+        help_text="Every model of these providers is allowed.",
+    )
+    image_models = models.ManyToManyField(
+        ImageModel,
+        blank=True,
+        related_name="group_policies",
+        help_text="These models are allowed (beside those of the providers above).",
+    )
+
+    class Meta:
+        verbose_name = "limits and model access"
+        verbose_name_plural = "limits and model access"
+
+    def __str__(self) -> str:
+        return f"Limits and model access of {self.group}"
+
+
+class RemovedJobSpend(models.Model):
+    """What a deleted job had spent or still held of its owner's budget.
+
+    Spend is summed from job rows; deleting a job must not give its money
+    back, so its share stays here, dated as the job was.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=6)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created"], name="removed_spend_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.owner_id} from {self.created:%Y-%m-%d}"
