@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from editor import catalog, pipeline
+from editor import catalog, pipeline, usage
 
 BROKER_TIMEOUT_SECONDS = 5
 
@@ -49,3 +49,9 @@ def recover_jobs() -> dict[str, int]:
 def sync_providers() -> list[str]:
     """Refresh every provider's models from its listing (periodically, from beat)."""
     return [report.summary() for report in catalog.providers_sync_all()]
+
+
+@shared_task(name="editor.roll_up_usage", ignore_result=True)
+def roll_up_usage() -> int:
+    """Bring the daily usage totals up to date (periodically, from beat)."""
+    return len(usage.roll_up())
