@@ -44,8 +44,9 @@ def usage_dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "operator/usage.html", {"form": form}, status=400)
     first, last = _range(form)
     end = last + timedelta(days=1)
+    through = usage.complete_through()
     by = {
-        name: usage.totals_by(keys=keys, start=first, end=end)
+        name: usage.totals_by(keys=keys, start=first, end=end, through=through)
         for name, keys in {
             "user": (usage.USER,),
             "model": (usage.MODEL, usage.PROVIDER),
@@ -145,6 +146,7 @@ def usage_export(request: HttpRequest) -> HttpResponseBase:
         keys=(usage.DAY, usage.USER, usage.PROVIDER, usage.MODEL),
         start=first,
         end=last + timedelta(days=1),
+        through=usage.complete_through(),
     )
     response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
     filename = f"darkroom-usage-{first.isoformat()}-{last.isoformat()}.csv"

@@ -94,27 +94,33 @@ def complete_through() -> date | None:
 
 
 def totals_by(
-    *, keys: tuple[str, ...], start: date, end: date, owner: User | None = None
+    *,
+    keys: tuple[str, ...],
+    start: date,
+    end: date,
+    through: date | None,
+    owner: User | None = None,
 ) -> dict[Key, Totals]:
     """Totals for days ``start`` <= day < ``end``, one per distinct ``keys`` value.
 
-    Two queries: the rolled-up days, then the jobs of the days after them.
+    ``through`` is complete_through(), read once per page. Two queries at
+    most: the rolled-up days, then the jobs of the days after them.
     """
     grouped: dict[Key, Totals] = {}
-    for key, totals in _rows(keys=keys, start=start, end=end, owner=owner):
+    for key, totals in _rows(keys=keys, start=start, end=end, through=through, owner=owner):
         grouped.setdefault(key, Totals()).add(totals)
     return grouped
 
 
 def rows_by(
-    *, keys: tuple[str, ...], start: date, end: date, owner: User | None = None
+    *, keys: tuple[str, ...], start: date, end: date, through: date | None
 ) -> Iterator[tuple[Key, Totals]]:
     """Like totals_by, but streamed in order of ``keys`` (for exports).
 
     Every rolled-up day comes before every day summed from jobs, so with
     ``day`` first in ``keys`` the whole is in order without sorting.
     """
-    return _rows(keys=keys, start=start, end=end, owner=owner, ordered=True)
+    return _rows(keys=keys, start=start, end=end, through=through, owner=None, ordered=True)
 
 
 def _rows(
@@ -122,10 +128,10 @@ def _rows(
     keys: tuple[str, ...],
     start: date,
     end: date,
+    through: date | None,
     owner: User | None,
     ordered: bool = False,
 ) -> Iterator[tuple[Key, Totals]]:
-    through = complete_through()
     live_from = start
     if through is not None and through >= start:
         rolled = DailyUsage.objects.filter(day__gte=start, day__lt=min(end, through + timedelta(1)))
@@ -274,11 +280,15 @@ class MonthUsage:
 
 
 def month_usage(*, user: User, today: date | None = None) -> MonthUsage:
-    """``user``'s usage this month (in the site's time zone): two queries."""
+    """``user``'s usage this month (in the site's time zone): three queries."""
     today = today or timezone.localdate()
     start = month_start(today)
     grouped = totals_by(
-        keys=(DAY, MODEL, PROVIDER), start=start, end=next_month_start(today), owner=user
+        keys=(DAY, MODEL, PROVIDER),
+        start=start,
+        end=next_month_start(today),
+        through=complete_through(),
+        owner=user,
     )
     total = Totals()
     by_day: dict[date, Totals] = {}
