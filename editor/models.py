@@ -293,6 +293,22 @@ class Job(models.Model):
                 condition=models.Q(status__in=["queued", "running"]),
                 name="job_owner_active",
             ),
+            # Usage totals by day (editor/usage.py) read the days not yet
+            # rolled up from this index alone on PostgreSQL (an index-only
+            # scan); SQLite, without INCLUDE, reads the rows it points to.
+            models.Index(
+                fields=["created"],
+                include=[
+                    "owner",
+                    "status",
+                    "cost",
+                    "model_label",
+                    "provider_name",
+                    "sent",
+                    "answered",
+                ],
+                name="job_created_usage",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -522,3 +538,86 @@ class RemovedJobSpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} of {self.owner_id} from {self.created:%Y-%m-%d}"
+
+
+class DailyUsage(models.Model):
+    """One user's jobs on one model on one day, summed: what usage pages read.
+
+    Kept by the periodic roll-up (editor/usage.py) for days that are over, so
+    a month or a year of usage is a few thousand rows, not a million jobs.
+    Deleting a job from the history later leaves its day's totals as they
+    were: it was spent.
+    """
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    provider_name = models.CharField(max_length=64)
+    model_label = models.CharField(max_length=200)
+    jobs = models.PositiveIntegerField()
+    failures = models.PositiveIntegerField()
+    cost = models.DecimalField(max_digits=14, decimal_places=6)
+    # The provider's own time (answered - sent), summed over the jobs that
+    # have both, so an average over any range is one division.
+    provider_seconds = models.FloatField()
+    timed_jobs = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "owner", "provider_name", "model_label"], name="unique_daily_usage"
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "day"], name="dailyusage_owner_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id} {self.model_label}"
+
+
+class UsageRollup(models.Model):
+    """The single row saying through which day DailyUsage is complete.
+
+    Days after it are summed from the jobs themselves, so totals are right
+    even before the first roll-up ran.
+    """
+
+    complete_through = models.DateField()
+
+    def __str__(self) -> str:
+        return f"usage rolled up through {self.complete_through}"
+
+
+class Invite(models.Model):
+    """A single-use sign-up link. Only a hash of its token is kept, so the
+    database alone cannot be used to sign up."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Who it is for, to recognise it later."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    used = models.DateTimeField(null=True, blank=True, editable=False)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.note or f"invite #{self.pk}"

@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from editor import catalog, pipeline
+from editor import catalog, pipeline, usage
 
 BROKER_TIMEOUT_SECONDS = 5
 
@@ -66,3 +66,9 @@ def purge_trash() -> int:
     from editor import services
 
     return services.trash_purge(older_than=timedelta(days=settings.DARKROOM_TRASH_DAYS))
+
+
+@shared_task(name="editor.roll_up_usage", ignore_result=True)
+def roll_up_usage() -> int:
+    """Bring the daily usage totals up to date (periodically, from beat)."""
+    return len(usage.roll_up())

@@ -11,11 +11,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http import HttpRequest as DjangoHttpRequest
 from django.http.response import HttpResponseBase
@@ -29,7 +27,7 @@ from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
 from editor import compositing, limits, media, pricing, selectors, services
-from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
+from editor.forms import HistoryFilterForm, JobForm, estimate_for, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
 from webapp import errors, uploads
 
@@ -620,26 +618,6 @@ def history_download(request: HttpRequest) -> HttpResponseBase:
         )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")
-
-
-@login_not_required
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("editor:editor")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                user = form.save()
-        except IntegrityError:
-            # Someone took the name or the address since the form was checked.
-            form.add_error(None, "That username or e-mail address was just taken; try another.")
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("editor:editor")
-    context = {"form": form, "heading": "Create your account", "button": "Sign up"}
-    return render(request, "registration/signup.html", context)
 
 
 _password_reset_view = auth_views.PasswordResetView.as_view(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 # Lets classes such as ModelAdmin[Provider] be subscripted at run time.
@@ -218,6 +219,32 @@ RATELIMIT_IP_META_KEY = "webapp.throttling.client_ip"
 DARKROOM_CLIENT_IP_HEADER = env_str("DARKROOM_CLIENT_IP_HEADER")
 DARKROOM_TRUSTED_PROXIES = env_int("DARKROOM_TRUSTED_PROXIES", 1)
 
+# Who may create an account: "open" (anyone who reaches the site), "invite"
+# (only with an invite link from staff: the admin or `manage.py invite
+# create`) or "closed" (nobody; staff create accounts in the admin). A
+# production deployment (DEBUG off, a DATABASE_URL) defaults to invite-only;
+# the embedded defaults (no DATABASE_URL: one person on one machine) and
+# DEBUG default to open, so a fresh checkout can sign up its first user.
+SIGNUP_MODES = ("open", "invite", "closed")
+
+
+def default_signup_mode(*, debug: bool, database_url: str) -> str:
+    return "open" if debug or not database_url else "invite"
+
+
+DARKROOM_SIGNUP = env_str("DARKROOM_SIGNUP").strip().lower() or default_signup_mode(
+    debug=DEBUG, database_url=env_str("DATABASE_URL")
+)
+if DARKROOM_SIGNUP not in SIGNUP_MODES:
+    raise ImproperlyConfigured(
+        f"DARKROOM_SIGNUP must be one of {', '.join(SIGNUP_MODES)}, not {DARKROOM_SIGNUP!r}."
+    )
+# A new account stays inactive until the link mailed to its address is opened.
+DARKROOM_SIGNUP_VERIFY_EMAIL = env_bool("DARKROOM_SIGNUP_VERIFY_EMAIL", False)
+# The site's address as people reach it, for links made outside a request
+# (`manage.py invite create`).
+DARKROOM_SITE_URL = env_str("DARKROOM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "editor:editor"
 LOGOUT_REDIRECT_URL = "login"
@@ -388,6 +415,8 @@ DARKROOM_PROVIDER_SYNC_SECONDS = env_float("DARKROOM_PROVIDER_SYNC_SECONDS", 6 *
 # being trashed; beat looks for them this often.
 DARKROOM_TRASH_DAYS = env_float("DARKROOM_TRASH_DAYS", 30.0)
 DARKROOM_TRASH_PURGE_SECONDS = env_float("DARKROOM_TRASH_PURGE_SECONDS", 60 * 60)
+# How often beat brings the daily usage totals up to date (editor/usage.py).
+DARKROOM_USAGE_ROLLUP_SECONDS = env_float("DARKROOM_USAGE_ROLLUP_SECONDS", 5 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "editor.recover_jobs",
@@ -404,6 +433,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "editor.purge_trash",
         "schedule": DARKROOM_TRASH_PURGE_SECONDS,
         "options": {"expires": DARKROOM_TRASH_PURGE_SECONDS},
+    },
+    # Yesterday's and today's usage totals, for the operator's dashboard.
+    "roll-up-usage": {
+        "task": "editor.roll_up_usage",
+        "schedule": DARKROOM_USAGE_ROLLUP_SECONDS,
+        "options": {"expires": DARKROOM_USAGE_ROLLUP_SECONDS},
     },
 }
 
