@@ -15,8 +15,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from editor import catalog, media, pricing
+from editor.api import tokens
 from editor.forms import check_email_available
-from editor.models import ImageModel, Job, JobImage, Provider
+from editor.models import ApiToken, ImageModel, Job, JobImage, Provider
 from editor.parameters import DEFAULT_LIMITS, PARAMETERS, SIZE
 from editor.providers.base import ProviderError
 
@@ -372,3 +373,31 @@ admin.site.unregister(User)
 @admin.register(User)
 class DarkroomUserAdmin(UserAdmin[User]):
     form = UserChangeFormUniqueEmail
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    """Every user's image API tokens; staff revoke them, never read a secret
+    (only its hash is stored)."""
+
+    list_display = ("name", "owner", "prefix_shown", "created", "last_used", "revoked")
+    list_filter = ("revoked",)
+    search_fields = ("name", "prefix", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("owner", "name", "prefix", "created", "last_used", "revoked")
+    exclude = ("secret_hash",)
+    actions = ["revoke_tokens"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A secret is shown once to its owner: users make tokens on their
+        # account page, operators with `manage.py apitoken create`.
+        return False
+
+    @admin.display(description="Prefix")
+    def prefix_shown(self, token: ApiToken) -> str:
+        return f"{token.prefix}…"
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = sum(tokens.token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,16 +18,36 @@ from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
     FINAL_STATUSES,
+    ApiToken,
     ImageModel,
     ImageRole,
     Job,
     JobImage,
     JobKind,
+    JobSource,
     JobStage,
     JobStatus,
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobOrigin:
+    """A job made through the image API: which token, and the client's
+    Idempotency-Key with the hash of its request (unique per user)."""
+
+    api_token: ApiToken
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+    def job_fields(self) -> dict[str, Any]:
+        return {
+            "source": JobSource.API,
+            "api_token": self.api_token,
+            "idempotency_key": self.idempotency_key,
+            "request_hash": self.request_hash,
+        }
 
 
 def job_create(
@@ -39,6 +60,7 @@ def job_create(
     mask: ValidatedMask | None = None,
     parent: Job | None = None,
     estimated_cost: Decimal | None = None,
+    origin: JobOrigin | None = None,
 ) -> Job:
     """Store a validated job with its files and queue it once committed.
 
@@ -58,6 +80,7 @@ def job_create(
                 params=params,
                 parent=parent,
                 estimated_cost=estimated_cost,
+                **(origin.job_fields() if origin else {}),
             )
             search.jobs_index([job])
             for position, image in enumerate(images):

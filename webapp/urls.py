@@ -8,6 +8,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("editor.account_urls")),
+    path("v1/", include("editor.api.urls")),
     path("", include("editor.urls")),
 ]
 
