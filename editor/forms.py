@@ -19,7 +19,7 @@ from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from editor import imaging, parameters, pricing, search, selectors
+from editor import imaging, limits, parameters, pricing, search, selectors
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobKind, JobStatus
 
 
@@ -213,8 +213,7 @@ class JobForm(forms.Form):
         label="Model",
         empty_label=None,
         error_messages={
-            "invalid_choice": "That model is not available: it may have been switched off or "
-            "removed since the page was loaded. Choose another model.",
+            "invalid_choice": limits.MODEL_NOT_AVAILABLE,
         },
     )
 
@@ -233,7 +232,9 @@ class JobForm(forms.Form):
         self.user = user
         field = self.fields["image_model"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = ImageModel.objects.usable().order_by("provider__name", "label")
+        # Only the models this user's groups let them see, so a hidden one is
+        # refused with the same words as a switched-off one.
+        field.queryset = ImageModel.objects.available_to(user).order_by("provider__name", "label")
         self.selected_model = self._selected_model(field.queryset)
         if self.selected_model is not None:
             self.fields.update(

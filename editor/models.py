@@ -80,6 +80,10 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
             "provider"
         )
 
+    def available_to(self, user: Any) -> ImageModelQuerySet:
+        """The usable models this user may see and run (their groups decide)."""
+        return self.usable()
+
 
 class ImageModel(models.Model):
     """An image model one provider offers, with what it can do.

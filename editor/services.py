@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from editor import search, tasks
+from editor import limits, search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
@@ -60,16 +61,25 @@ def job_create(
     mask: ValidatedMask | None = None,
     parent: Job | None = None,
     estimated_cost: Decimal | None = None,
+    now: datetime | None = None,
     origin: JobOrigin | None = None,
 ) -> Job:
     """Store a validated job with its files and queue it once committed.
 
-    If anything fails part-way, files already written are removed again, so a
-    failed create leaves nothing behind.
+    Raises ``limits.SubmissionRefused`` (``ModelNotAvailable``, ``OverBudget``,
+    ``RateLimited``) before anything is stored or queued when the user may not
+    run it now. If anything fails part-way, files already written are removed
+    again, so a failed create leaves nothing behind.
     """
     stored: list[JobImage] = []
     try:
         with transaction.atomic():
+            limits.submission_admit(
+                user=user,
+                image_model=image_model,
+                estimated_cost=estimated_cost,
+                now=now or timezone.now(),
+            )
             job = Job.objects.create(
                 owner=user,
                 kind=JobKind.EDIT if images else JobKind.GENERATE,

@@ -28,7 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import media, pricing, selectors, services
+from editor import limits, media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
 from webapp import errors, uploads
@@ -47,21 +47,36 @@ def editor(request: HttpRequest) -> HttpResponse:
         data, files = request.POST, request.FILES  # read first: reading may stop an upload
         refused = uploads.refused_upload(request)
         form = JobForm(data, files, user=request.user, refused_upload=refused)
+        status = 413 if refused else 400
         if form.is_valid():
             estimate = form.estimate()
-            job = services.job_create(
-                user=request.user,
-                image_model=form.cleaned_data["image_model"],
-                prompt=form.cleaned_data["prompt"],
-                params=form.job_parameters(),
-                images=form.validated_images,
-                mask=form.validated_mask,
-                parent=form.cleaned_data.get("parent"),
-                estimated_cost=estimate.amount if estimate else None,
-            )
-            url = reverse("editor:job", args=[job.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-        status = 413 if refused else 400
+            try:
+                job = services.job_create(
+                    user=request.user,
+                    image_model=form.cleaned_data["image_model"],
+                    prompt=form.cleaned_data["prompt"],
+                    params=form.job_parameters(),
+                    images=form.validated_images,
+                    mask=form.validated_mask,
+                    parent=form.cleaned_data.get("parent"),
+                    estimated_cost=estimate.amount if estimate else None,
+                )
+            except limits.RateLimited as refusal:
+                return errors.too_many_requests(
+                    request,
+                    explanation=refusal.message,
+                    wait=timedelta(seconds=refusal.retry_after),
+                    links=((reverse("editor:history"), "See your jobs"),),
+                )
+            except limits.ModelNotAvailable as refusal:
+                form.add_error("image_model", refusal.message)
+            except limits.SubmissionRefused as refusal:
+                # Over budget: shown on the form, which keeps what was entered.
+                form.add_error(None, refusal.message)
+                status = 403
+            else:
+                url = reverse("editor:job", args=[job.pk])
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     else:
         form = JobForm(initial=prefill(user=request.user, query=request.GET), user=request.user)
         status = 200
@@ -169,7 +184,11 @@ def editor_estimate(request: HttpRequest) -> HttpResponse:
     of images and prompt characters come from the page, since the files are
     not sent until Run.
     """
-    model = ImageModel.objects.usable().filter(pk=_int(request.GET.get("image_model"))).first()
+    model = (
+        ImageModel.objects.available_to(request.user)
+        .filter(pk=_int(request.GET.get("image_model")))
+        .first()
+    )
     estimate = None
     if model is not None:
         estimate = estimate_for(

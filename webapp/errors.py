@@ -230,7 +230,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def method_not_allowed(request: HttpRequest, allowed: list[str]) -> HttpResponse:
-    if "POST" in allowed and request.method == "GET":
+    if "POST" in allowed and request.method == "GET" and not api_errors.is_api_request(request):
         explanation = "This address takes a form, not a visit: use the button on its page."
     else:
         methods = ", ".join(allowed) or "none"

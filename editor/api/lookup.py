@@ -19,7 +19,7 @@ from editor.models import ImageModel
 
 def models_for(user: Any) -> QuerySet[ImageModel]:
     """The models this user may run."""
-    return ImageModel.objects.usable().order_by("provider__name", "model_id")
+    return ImageModel.objects.available_to(user).order_by("provider__name", "model_id")
 
 
 def api_model_id(model: ImageModel) -> str:

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.core import get_usage
 
-from editor import media, selectors, services
+from editor import limits, media, selectors, services
 from editor.api import answers, inputs, lookup, tokens, waiting
 from editor.api.errors import ApiError, retry_after
 from editor.models import ApiToken, ImageRole, Job, JobImage, JobStatus
@@ -65,7 +65,8 @@ def _check_enabled() -> None:
 def _authenticate(request: HttpRequest) -> ApiToken:
     rate = {"group": "api-bad-token", "key": "ip", "rate": settings.DARKROOM_API_BAD_TOKEN_RATE}
     usage = get_usage(request, increment=False, **rate)
-    if usage is not None and usage["should_limit"]:
+    # Only wrong tokens are counted (below), so reaching the rate is the limit.
+    if usage is not None and usage["count"] >= usage["limit"]:
         raise ApiError(
             429,
             "Too many requests with a wrong API token from your address. Try again in "
@@ -141,6 +142,8 @@ def _image_job(request: HttpRequest, token: ApiToken, *, mode: str) -> HttpRespo
                 api_token=token, idempotency_key=key, request_hash=fingerprint
             ),
         )
+    except limits.SubmissionRefused as refusal:
+        raise _refusal_error(refusal) from None
     except IntegrityError:
         # The same key arrived twice at once: the other request made the job.
         earlier = Job.objects.filter(owner=user, idempotency_key=key).first()
@@ -148,6 +151,22 @@ def _image_job(request: HttpRequest, token: ApiToken, *, mode: str) -> HttpRespo
             raise
         return _replay(request, earlier, fingerprint, api_request, respond_async)
     return _job_answer(request, job, api_request.response_format, respond_async)
+
+
+def _refusal_error(refusal: limits.SubmissionRefused) -> ApiError:
+    """Budgets, caps and model access, as OpenAI's clients expect them."""
+    if isinstance(refusal, limits.RateLimited):
+        return ApiError(
+            429,
+            refusal.message,
+            code="rate_limit_exceeded",
+            headers=retry_after(refusal.retry_after),
+        )
+    if isinstance(refusal, limits.ModelNotAvailable):
+        return ApiError(404, refusal.message, code="model_not_found", param="model")
+    if isinstance(refusal, limits.OverBudget):
+        return ApiError(403, refusal.message, code="over_budget")
+    return ApiError(403, refusal.message, code="submission_refused")
 
 
 def _prefers_async(request: HttpRequest) -> bool:

@@ -49,9 +49,7 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Browser tests cannot run in CI: {reason}.")
         pytest.skip(f"Browser tests skipped: {reason}.")
-    from playwright.sync_api import sync_playwright
-
-    from playwright.sync_api import expect
+    from playwright.sync_api import expect, sync_playwright
 
     # Assertions wait for a state as long as actions do: on a loaded machine
     # a browser can take several seconds to get there, and waiting costs
