@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from editor import views
+from editor.api import account as api_account
 
 
 def page(heading: str, button: str = "", message: str = "") -> dict[str, str]:
@@ -12,6 +13,8 @@ def page(heading: str, button: str = "", message: str = "") -> dict[str, str]:
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("tokens/", api_account.tokens_page, name="api-tokens"),
+    path("tokens/<int:token_id>/revoke/", api_account.token_revoke, name="api-token-revoke"),
     path(
         "login/",
         auth_views.LoginView.as_view(
