@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from editor import account_views, views
+from editor.api import account as api_account
 
 
 def page(heading: str, button: str = "", message: str = "") -> dict[str, str]:
@@ -17,6 +18,8 @@ urlpatterns = [
     path("signup/", account_views.signup, name="signup"),
     path("signup/invite/<str:token>/", account_views.signup, name="signup-invite"),
     path("confirm-email/<str:token>/", account_views.confirm_email, name="confirm-email"),
+    path("tokens/", api_account.tokens_page, name="api-tokens"),
+    path("tokens/<int:token_id>/revoke/", api_account.token_revoke, name="api-token-revoke"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -15,8 +15,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from editor import catalog, invites, media, pricing
+from editor.api import tokens
 from editor.forms import check_email_available
 from editor.models import (
+    ApiToken,
     GroupPolicy,
     ImageModel,
     Invite,
@@ -504,3 +506,31 @@ class InviteAdmin(admin.ModelAdmin[Invite]):
                 request.build_absolute_uri(created.path),
             ),
         )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    """Every user's image API tokens; staff revoke them, never read a secret
+    (only its hash is stored)."""
+
+    list_display = ("name", "owner", "prefix_shown", "created", "last_used", "revoked")
+    list_filter = ("revoked",)
+    search_fields = ("name", "prefix", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("owner", "name", "prefix", "created", "last_used", "revoked")
+    exclude = ("secret_hash",)
+    actions = ["revoke_tokens"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A secret is shown once to its owner: users make tokens on their
+        # account page, operators with `manage.py apitoken create`.
+        return False
+
+    @admin.display(description="Prefix")
+    def prefix_shown(self, token: ApiToken) -> str:
+        return f"{token.prefix}…"
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = sum(tokens.token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -174,6 +174,40 @@ class ImageModel(models.Model):
         return self.enabled and not self.retired_reason and self.provider.enabled
 
 
+class ApiToken(models.Model):
+    """A user's key to Darkroom's image API (``/v1/``).
+
+    Only a hash of the secret is kept: the secret is shown once, when the
+    token is made. ``prefix`` (the secret's first characters) lets its owner
+    recognise it in a list.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked is None
+
+
+class JobSource(models.TextChoices):
+    WEB = "web", "Editor"
+    API = "api", "API"
+
+
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -271,8 +305,24 @@ class Job(models.Model):
     # its files until it is restored or purged, and still counts in spend.
     trashed = models.DateTimeField(null=True, blank=True)
 
+    # Where the job came from: the editor, or the image API with which token.
+    source = models.CharField(max_length=3, choices=JobSource.choices, default=JobSource.WEB)
+    api_token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    # An API client's Idempotency-Key and a hash of the request it came with:
+    # a retry with the same key gets this job back instead of a second call.
+    # NULL, not "": the unique constraint must let every job without a key be.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_hash = models.CharField(max_length=64, blank=True)
+
     class Meta:
         ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"], name="unique_idempotency_key_per_owner"
+            )
+        ]
         indexes = [
             models.Index(fields=["owner", "-created", "-id"], name="job_owner_created"),
             models.Index(fields=["owner", "stored_bytes"], name="job_owner_storage"),

@@ -206,6 +206,7 @@ def _matching_job_ids(
 
 HISTORY_COLUMNS = (
     "id",
+    "source",
     "owner_id",
     "created",
     "prompt",

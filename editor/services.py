@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,17 +20,37 @@ from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
     FINAL_STATUSES,
+    ApiToken,
     ImageModel,
     ImageRole,
     Job,
     JobImage,
     JobKind,
+    JobSource,
     JobStage,
     JobStatus,
     JobWord,
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobOrigin:
+    """A job made through the image API: which token, and the client's
+    Idempotency-Key with the hash of its request (unique per user)."""
+
+    api_token: ApiToken
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+    def job_fields(self) -> dict[str, Any]:
+        return {
+            "source": JobSource.API,
+            "api_token": self.api_token,
+            "idempotency_key": self.idempotency_key,
+            "request_hash": self.request_hash,
+        }
 
 
 def job_create(
@@ -43,6 +64,7 @@ def job_create(
     parent: Job | None = None,
     estimated_cost: Decimal | None = None,
     now: datetime | None = None,
+    origin: JobOrigin | None = None,
 ) -> Job:
     """Store a validated job with its files and queue it once committed.
 
@@ -72,6 +94,7 @@ def job_create(
                 parent=parent,
                 estimated_cost=estimated_cost,
                 reserved=reserved,
+                **(origin.job_fields() if origin else {}),
             )
             search.jobs_index([job])
             for position, image in enumerate(images):

@@ -28,7 +28,15 @@ from django_ratelimit.core import get_usage
 
 from editor import compositing, limits, media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, estimate_for, prefill
-from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
+from editor.models import (
+    ImageModel,
+    ImageRole,
+    Job,
+    JobImage,
+    JobSource,
+    JobStatus,
+    ProviderKind,
+)
 from webapp import errors, uploads
 
 
@@ -440,6 +448,8 @@ class HistoryRow:
     status: str
     status_label: str
     kind_label: str
+    # Made through the image API (/v1/), not the editor.
+    from_api: bool
     model: str
     provider: str
     cost: str
@@ -471,6 +481,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 status=job.status,
                 status_label=job.get_status_display(),
                 kind_label=job.get_kind_display(),
+                from_api=job.source == JobSource.API,
                 model=job.model_label,
                 provider=job.provider_name,
                 cost=_cost_text(job),

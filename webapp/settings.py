@@ -337,6 +337,13 @@ DARKROOM_THUMBNAIL_SIZE = env_int("DARKROOM_THUMBNAIL_SIZE", 384)
 # instead of streaming bytes through Python. Empty disables it.
 DARKROOM_X_ACCEL_PREFIX = env_str("DARKROOM_X_ACCEL_PREFIX")
 
+# The image API (/v1/, editor/api/): on unless switched off; how long a
+# synchronous call waits for its job before answering 202 with the job's id;
+# how many requests with a wrong token one client address may make.
+DARKROOM_API_ENABLED = env_bool("DARKROOM_API_ENABLED", True)
+DARKROOM_API_WAIT_SECONDS = env_float("DARKROOM_API_WAIT_SECONDS", 120.0)
+DARKROOM_API_BAD_TOKEN_RATE = env_str("DARKROOM_API_BAD_TOKEN_RATE", "20/m")
+
 # --- Celery ---------------------------------------------------------------
 
 QUEUE_DIR = DATA_DIR / "queue"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("operator/usage/export.csv", operator_views.usage_export, name="operator-usage-export"),
     path("admin/", admin.site.urls),
     path("accounts/", include("editor.account_urls")),
+    path("v1/", include("editor.api.urls")),
     path("", include("editor.urls")),
 ]
 
