@@ -5,8 +5,14 @@ delivered at least once, so every step is a conditional update on the row:
 
 * a job is claimed once (queued -> running); a redelivered message for a
   running or final job does nothing;
-* while a job runs, a heartbeat thread touches the row every few seconds, so
-  a sweep (``jobs_recover``) can tell a dead worker from a slow provider;
+* while a job runs, its process's heartbeat (``editor.heartbeat``) touches the
+  row every few seconds, so a sweep (``jobs_recover``) can tell a dead worker
+  from a slow provider;
+* no database connection is held while the provider works: each write takes
+  one and gives it back before the wait (``editor.database``), so a worker
+  can hold far more calls than the database has connections. A write that
+  finds no connection is retried until a deadline, then the job is left to
+  the sweep;
 * the provider's answer is saved on the row the moment it arrives, before it
   is decoded or downloaded, so a crash afterwards never loses a paid result.
 
@@ -18,22 +24,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import OperationalError
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from editor import compositing, imaging, parameters, pricing
+from editor.database import release_connection, with_database_retry
+from editor.heartbeat import beating
 from editor.media import image_store
 from editor.models import (
     CostSource,
@@ -81,7 +88,18 @@ class JobObserver:
             changes["sent"] = now
         elif stage == JobStage.DOWNLOADING:
             changes["answered"] = now
-        updated = _running(self.job).update(**changes)
+        try:
+            updated = with_database_retry(
+                lambda: _running(self.job).update(**changes), what=f"job {self.job.pk}: {stage}"
+            )
+        except OperationalError:
+            if stage == JobStage.SENDING:
+                # Nothing sent yet: the sweep queues the job again.
+                raise
+            # Only the stage shown to the user is missing; the call goes on.
+            updated = 1
+        # What follows each stage is a wait on the network.
+        release_connection()
         if not updated and stage == JobStage.SENDING:
             # Canceled, or given up on by the sweep: stop before anything is
             # sent, so nobody pays for a call whose result would be dropped.
@@ -96,8 +114,11 @@ class JobObserver:
         was canceled or given up on meanwhile.
         """
         now = timezone.now()
-        Job.objects.filter(pk=self.job.pk).update(
-            provider_response=dict(payload), answered=now, heartbeat=now
+        with_database_retry(
+            lambda: Job.objects.filter(pk=self.job.pk).update(
+                provider_response=dict(payload), answered=now, heartbeat=now
+            ),
+            what=f"job {self.job.pk}: saving the provider's answer",
         )
 
 
@@ -142,20 +163,50 @@ def _too_many_attempts(limit: int, now: datetime) -> dict[str, Any]:
 
 
 def run_job(*, job_id: str) -> None:
-    job = job_claim(job_id)
+    try:
+        job = with_database_retry(lambda: job_claim(job_id), what=f"claiming job {job_id}")
+    except OperationalError:
+        # Still queued: the sweep sends it a new message.
+        logger.warning("Job %s could not be claimed; it stays queued.", job_id)
+        return
     if job is None:
         logger.info("Job %s is not queued any more; nothing to do.", job_id)
         return
-    with _heartbeat(job):
+    with beating(job.pk):
         try:
-            request = _build_request(job)
+            request = with_database_retry(
+                lambda: _build_request(job), what=f"reading the images of job {job.pk}"
+            )
             result = _results_for(job, request)
-            _store_results(job, result, request)
+            with_database_retry(
+                lambda: _store_results(job, result, request),
+                what=f"storing the results of job {job.pk}",
+            )
+        except OperationalError:
+            # The database stayed out of reach past the retry deadline. The
+            # job is left running; once its heartbeat stops, the sweep settles
+            # it (from the saved answer, if the provider's answer was saved).
+            logger.exception("Job %s left to the recovery sweep: no database", job.pk)
+            return
         except ProviderError as error:
-            job_fail(job=job, code=error.code, message=error.message, detail=error.detail)
+            _fail_or_leave(job, partial(_provider_failure, error))
         except Exception as error:
             logger.exception("Job %s failed unexpectedly", job.pk)
-            job_fail(job=job, **_unexpected_failure(job, error))
+            _fail_or_leave(job, partial(_unexpected_failure, job, error))
+        finally:
+            release_connection()
+
+
+def _fail_or_leave(job: Job, failure: Callable[[], dict[str, Any]]) -> None:
+    """Fail the job with ``failure()``, or leave it to the sweep without a database."""
+    try:
+        with_database_retry(lambda: job_fail(job=job, **failure()), what=f"failing job {job.pk}")
+    except OperationalError:
+        logger.exception("Job %s left to the recovery sweep: no database", job.pk)
+
+
+def _provider_failure(error: ProviderError) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message, "detail": error.detail}
 
 
 def _unexpected_failure(job: Job, error: Exception) -> dict[str, Any]:
@@ -170,35 +221,6 @@ def _unexpected_failure(job: Job, error: Exception) -> dict[str, Any]:
             "retry if you still want the result."
         )
     return {"code": code, "message": message, "detail": {"type": type(error).__name__}}
-
-
-@contextmanager
-def _heartbeat(job: Job) -> Iterator[None]:
-    """Touch the job's row every DARKROOM_HEARTBEAT_SECONDS while the job runs.
-
-    One cheap UPDATE per beat from a small thread, so a provider call that
-    takes minutes still shows the sweep that its worker is alive.
-    """
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.DARKROOM_HEARTBEAT_SECONDS):
-                try:
-                    _running(job).update(heartbeat=timezone.now())
-                except DatabaseError:
-                    logger.warning("Could not record the heartbeat of job %s", job.pk)
-        finally:
-            # Threads get their own connections; do not leave them open.
-            connections.close_all()
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job.pk}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def _results_for(job: Job, request: ImageRequest) -> ProviderResult:

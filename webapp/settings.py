@@ -151,6 +151,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"darkroom-test-{os.getpid()}.sqlite3")
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+    pool_size := env_int("DATABASE_POOL_MAX_SIZE", 0)
+):
+    # A pool per process (psycopg_pool): a worker takes a connection for each
+    # short write and gives it back before waiting on a provider, so a few
+    # connections serve hundreds of jobs; a thread finding none free waits up
+    # to DATABASE_POOL_TIMEOUT seconds. Django refuses a pool together with
+    # persistent connections: the pool is what keeps them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, pool_size),
+        "max_size": pool_size,
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Darkroom's queries read a page of rows from an index: starting a
     # parallel worker costs more (~10 ms) than it saves. An ``options`` query
@@ -462,6 +476,9 @@ DARKROOM_LOST_AFTER_SECONDS = env_float("DARKROOM_LOST_AFTER_SECONDS", 60.0)
 # When the broker cannot tell how many messages wait, a job queued this long
 # since its last message is sent a new one instead.
 DARKROOM_REQUEUE_AFTER_SECONDS = env_float("DARKROOM_REQUEUE_AFTER_SECONDS", 600.0)
+# A job's write that finds the database out of reach (no connection free) is
+# retried this long; after that the job is left to the sweep.
+DARKROOM_DATABASE_RETRY_SECONDS = env_float("DARKROOM_DATABASE_RETRY_SECONDS", 60.0)
 # A job whose worker died this many times is failed instead of started again.
 DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)
 
