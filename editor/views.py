@@ -37,7 +37,7 @@ from editor.models import (
     JobStatus,
     ProviderKind,
 )
-from webapp import errors, uploads
+from webapp import errors, timezones, uploads
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -264,17 +264,24 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
     }
 
 
-def _job_context(job: Job) -> dict[str, Any]:
+def _job_context(job: Job, *, variation: str | None = None) -> dict[str, Any]:
     images = sorted(job.images.all(), key=lambda image: image.position)
     inputs = [image for image in images if image.role == ImageRole.INPUT]
+    results = [image for image in images if image.role == ImageRole.RESULT]
+    # The variation on show (?variation=2, counted from 1); anything else is the first.
+    number = _int(variation) if variation and variation.isdigit() else 1
+    number = min(max(number, 1), len(results)) if results else 0
     return {
+        "selected": results[number - 1] if results else None,
+        "selected_number": number,
+        "trash_days": settings.DARKROOM_TRASH_DAYS,
         "job": job,
         "inputs": inputs,
         "first_input": inputs[0] if inputs else None,
         "elapsed": _elapsed(job),
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
-        "results": [image for image in images if image.role == ImageRole.RESULT],
+        "results": results,
         "raw_results": [image for image in images if image.role == ImageRole.RAW],
         "queue_position": selectors.queue_position(job=job),
     }
@@ -295,7 +302,9 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(_job_json(request, job))
-    return render(request, "editor/job.html", _job_context(job))
+    return render(
+        request, "editor/job.html", _job_context(job, variation=request.GET.get("variation"))
+    )
 
 
 @require_GET
@@ -486,7 +495,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 provider=job.provider_name,
                 cost=_cost_text(job),
                 created_iso=created.isoformat(),
-                created=created.strftime("%Y-%m-%d %H:%M"),
+                created=timezones.when_text(created),
                 live=not job.is_final,
                 leak=compositing.format_leak(job.mask_leak) if job.mask_leak is not None else "",
             )
@@ -629,6 +638,44 @@ def history_download(request: HttpRequest) -> HttpResponseBase:
         )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")
+
+
+@require_http_methods(["GET", "POST"])
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """Which time zone dates are shown in: the browser's, or one the person picks."""
+    current = timezone.get_current_timezone_name()
+    if request.method == "POST":
+        chosen = str(request.POST.get("time_zone", ""))
+        if chosen == "auto":
+            response = redirect("time_zone")
+            # The browser reports its own zone again on the next page.
+            response.delete_cookie(timezones.COOKIE_NAME)
+            messages.success(request, "Dates follow your browser's time zone.")
+            return response
+        if timezones.zone_from(chosen) is not None:
+            response = redirect("time_zone")
+            response.set_cookie(
+                timezones.COOKIE_NAME,
+                chosen,
+                max_age=timezones.COOKIE_MAX_AGE,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+            messages.success(request, f"Dates are now shown in {chosen}.")
+            return response
+        return errors.refusal(
+            request,
+            status=400,
+            title="Time zone not changed",
+            explanation="Pick a time zone from the list, such as Europe/Paris.",
+        )
+    context = {
+        "heading": "Time zone",
+        "current": current,
+        "zones": sorted(timezones.zone_names()),
+        "now": timezone.localtime(),
+    }
+    return render(request, "registration/time_zone.html", context)
 
 
 _password_reset_view = auth_views.PasswordResetView.as_view(

@@ -87,7 +87,7 @@ def test_a_row_shows_prompt_model_status_cost_and_time(alice: Any, alice_client:
     assert "paint the harbour" in body
     assert job.model_label in body and "Succeeded" in body
     # Money as people read it: three decimals below ten cents.
-    assert "$0.043" in body and "2026-03-01 12:00" in body
+    assert "$0.043" in body and "1 Mar 2026, 12:00 UTC" in body
     cover = job.images.get(role=ImageRole.RESULT)
     assert f"/images/{cover.pk}/thumb/" in body
 
@@ -555,7 +555,8 @@ def plan(sql: str, params: Any) -> str:
         return "\n".join(str(row[0]) for row in cursor.fetchall())
 
 
-@pytest.mark.parametrize("search", ["", "cat"])
+# "ca": a word being typed is read from the index as a whole word is.
+@pytest.mark.parametrize("search", ["", "cat", "ca"])
 @pytest.mark.parametrize("deep", [False, True])
 def test_pages_are_read_through_the_index(
     thirty_jobs: list[Job], alice_client: Client, search: str, deep: bool

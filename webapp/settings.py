@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "webapp.middleware.ReadableRefusalsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Dates in the person's own zone (a cookie the browser sets, see README).
+    "webapp.timezones.UserTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Before anything reads the body (see its docstring).
