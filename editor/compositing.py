@@ -103,6 +103,7 @@ class FinishedResult:
 
     # The bytes to show: the provider's own when nothing was changed.
     data: bytes
+    # Of ``data`` when Darkroom changed it (else the answer's own, or unknown).
     size: tuple[int, int]
     format: str
     # Darkroom changed the picture (cropped it back or put the original back).
@@ -111,6 +112,11 @@ class FinishedResult:
     leak: float | None
     # What Darkroom did or could not do, in words for the user ("" when nothing).
     notice: str
+
+
+def as_received(raw: bytes, *, notice: str = "") -> FinishedResult:
+    """The provider's answer shown as it came, without decoding it."""
+    return FinishedResult(data=raw, size=(0, 0), format="", changed=False, leak=None, notice=notice)
 
 
 def finish_result(

@@ -111,7 +111,9 @@ def test_with_fidelity_on_the_pixels_outside_the_mask_stay_the_inputs(
     assert "Provider's raw output" in page
     assert f"/images/{raw.pk}/download/" in page
     assert "Kept everything outside the mask" in page
-    assert client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()["mask_leak"] == 1
+    described = client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()
+    assert described["mask_leak"] == 1
+    assert described["raw_outputs"][0]["url"].endswith(f"/images/{raw.pk}/")
     # The raw output is its owner's only.
     assert client.get(f"/images/{raw.pk}/").status_code == 200
     for variant in ("", "thumb/", "download/"):
