@@ -34,6 +34,8 @@ LEAK_TOLERANCE = 2
 # Answers whose width:height differs from the original's by more than this
 # are another shape: scaling them back would stretch the picture.
 ASPECT_TOLERANCE = 0.015
+# How far from the exact shape two cut edges can leave an answer, in pixels.
+CUT_PIXELS = 2
 # Scaled edges this close to a whole pixel are on it (float rounding).
 EDGE_EPSILON = 1e-6
 
@@ -217,9 +219,19 @@ def _plain(image: Image.Image) -> Image.Image:
 
 
 def same_shape(size: tuple[int, int], other: tuple[int, int]) -> bool:
-    """Whether two sizes have the same width:height, give or take rounding."""
-    ratio, other_ratio = size[0] / size[1], other[0] / other[1]
-    return abs(ratio - other_ratio) <= ASPECT_TOLERANCE * other_ratio
+    """Whether two sizes have the same width:height, give or take rounding.
+
+    Small answers cut back from a padded square can be a pixel or two off
+    the exact shape (each cut edge loses up to a pixel), hence either test.
+    """
+    width, height = size
+    ratio, other_ratio = width / height, other[0] / other[1]
+    if abs(ratio - other_ratio) <= ASPECT_TOLERANCE * other_ratio:
+        return True
+    return min(width, height) >= 8 * CUT_PIXELS and (
+        abs(height - width / other_ratio) <= CUT_PIXELS
+        or abs(width - height * other_ratio) <= CUT_PIXELS
+    )
 
 
 def protected_area(area: Image.Image, *, frame: Box | None) -> Image.Image:

@@ -110,6 +110,22 @@ def test_an_answer_at_another_scale_is_cut_along_fractional_edges_without_bars()
         assert alpha >= 200 and red >= 150, f"row {y} is part of a bar: {(red, green, blue, alpha)}"
 
 
+@pytest.mark.parametrize(
+    ("size", "other", "same"),
+    [
+        ((1024, 614), (1280, 768), True),  # 1024 / 614.4, cut on whole pixels
+        ((256, 76), (1000, 300), True),  # two pixels short of 3.33:1 at 256 wide
+        ((32, 32), (64, 32), False),
+        ((4, 2), (4, 3), False),  # too small for a pixel's slack to mean rounding
+        ((1024, 1024), (1536, 1024), False),
+    ],
+)
+def test_answers_cut_on_whole_pixels_keep_their_shape(
+    size: tuple[int, int], other: tuple[int, int], same: bool
+) -> None:
+    assert compositing.same_shape(size, other) is same
+
+
 def test_an_answer_that_needs_nothing_is_kept_byte_for_byte() -> None:
     raw = png(gradient(20, 10))
     finished = compositing.finish_result(
