@@ -93,10 +93,15 @@ def format_leak(share: float) -> str:
 @dataclass(frozen=True)
 class Placement:
     """Where the first image sat inside the image the provider was sent
-    (e.g. centred on a padded square), in the sent image's pixels."""
+    (e.g. centred on a padded square), in the sent image's pixels.
+
+    ``region`` is set when only part of the first image was sent (its centre
+    square): the answer lines up with that part, in the first image's pixels.
+    """
 
     box: Box
     sent_size: tuple[int, int]
+    region: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,11 @@ def finish_result(
     area = imaging.mask_area(mask)
     if area.size != source.size:
         area = area.resize(source.size, Image.Resampling.NEAREST)
+    if placement is not None and placement.region is not None:
+        # Only this part was sent: the answer is measured and kept against it.
+        source = source.crop(placement.region.corners)
+        area = area.crop(placement.region.corners)
+        frame = _frame_within(frame, placement.region) if frame is not None else None
     protected = protected_area(area, frame=frame)
     if not same_shape(picture.size, source.size):
         return _finished(
@@ -187,6 +197,19 @@ def _finished(
         changed=True,
         leak=leak,
         notice=notice,
+    )
+
+
+def _frame_within(frame: Box, region: Box) -> Box:
+    """The part of ``frame`` inside ``region``, in the region's pixels (may be empty)."""
+    left, top = max(frame.x, region.x), max(frame.y, region.y)
+    right = min(frame.x + frame.width, region.x + region.width)
+    bottom = min(frame.y + frame.height, region.y + region.height)
+    return Box(
+        x=left - region.x,
+        y=top - region.y,
+        width=max(0, right - left),
+        height=max(0, bottom - top),
     )
 
 

@@ -275,3 +275,35 @@ def test_the_composite_keeps_the_providers_format() -> None:
     )
     assert finished.format == "JPEG"
     assert open_bytes(finished.data).format == "JPEG"
+
+
+def test_an_answer_for_the_centre_square_is_measured_and_kept_against_that_square() -> None:
+    # A 60×40 image whose centre square (10..50) was sent; the answer is 80×80.
+    original = gradient(60, 40)
+    answer = Image.new("RGB", (80, 80), (255, 255, 255))
+    placement = Placement(box=Box(0, 0, 40, 40), sent_size=(40, 40), region=Box(10, 0, 40, 40))
+    finished = compositing.finish_result(
+        png(answer),
+        original=png(original),
+        mask=mask_of((60, 40), (0, 0, 30, 40)),  # the left half of the image
+        placement=placement,
+        keep_outside_mask=True,
+    )
+    assert finished.size == (40, 40) and finished.leak == 1.0
+    result = open_bytes(finished.data).convert("RGB")
+    # Columns 30..50 of the image (20..40 of the square) are outside the mask.
+    assert result.crop((20, 0, 40, 40)).tobytes() == original.crop((30, 0, 50, 40)).tobytes()
+    assert result.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_a_frame_outside_the_sent_square_protects_nothing_of_it() -> None:
+    finished = compositing.finish_result(
+        png(Image.new("RGB", (40, 40))),
+        original=png(gradient(60, 40)),
+        mask=mask_of((60, 40), (50, 0, 60, 40)),
+        placement=Placement(box=Box(0, 0, 40, 40), sent_size=(40, 40), region=Box(10, 0, 40, 40)),
+        frame=Box(0, 0, 10, 40),
+        keep_outside_mask=True,
+    )
+    assert finished.leak is None
+    assert open_bytes(finished.data).convert("RGB").getpixel((20, 20)) == (0, 0, 0)
