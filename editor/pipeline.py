@@ -395,6 +395,8 @@ def _finished(
     """The result as shown: cut back to the frame, the original kept outside
     the mask when the job asks for it, and the provider's leak measured."""
     masked_edit = job.kind == JobKind.EDIT and bool(request.images) and request.mask is not None
+    if not masked_edit and result.placement is None:
+        return compositing.as_received(image.data)  # nothing to line up: no decoding
     try:
         return compositing.finish_result(
             image.data,
@@ -407,12 +409,8 @@ def _finished(
     except Exception:
         # A paid result is never lost to Darkroom's own post-processing.
         logger.exception("Could not line up a result of job %s; kept as received.", job.pk)
-        return compositing.FinishedResult(
-            data=image.data,
-            size=(0, 0),
-            format="",
-            changed=False,
-            leak=None,
+        return compositing.as_received(
+            image.data,
             notice="Darkroom could not line this result up with the original; it is shown "
             "as the provider sent it.",
         )

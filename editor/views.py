@@ -232,6 +232,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         return value.isoformat() if value else None
 
     results = [image for image in job.images.all() if image.role == ImageRole.RESULT]
+    raw_outputs = [image for image in job.images.all() if image.role == ImageRole.RAW]
     return {
         "id": str(job.pk),
         "status": job.status,
@@ -260,6 +261,17 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
                 "bytes": image.bytes,
             }
             for image in results
+        ],
+        # The provider's answers as received, where the results differ from them.
+        "raw_outputs": [
+            {
+                "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
+                "position": image.position,
+                "width": image.width,
+                "height": image.height,
+                "format": image.format,
+            }
+            for image in raw_outputs
         ],
     }
 
