@@ -152,8 +152,12 @@ export class MaskPainter {
   /** Start from an existing mask (a file or an earlier job's mask). */
   loadMask(bitmap) {
     if (!this.image) return false;
-    if (bitmap.width !== this.width || bitmap.height !== this.height) return false;
-    this.apply({ type: "base", area: maskArea(bitmap) });
+    const fitsPicture = bitmap.width === this.width && bitmap.height === this.height;
+    // A mask saved while the canvas was extended (exportBlob) fits it as it is.
+    const fitsSent = this.extended && bitmap.width === this.sentWidth && bitmap.height === this.sentHeight;
+    if (!fitsPicture && !fitsSent) return false;
+    const at = fitsPicture ? [0, 0] : [-this.frame.x, -this.frame.y];
+    this.apply({ type: "base", area: maskArea(bitmap), at });
     return true;
   }
 
@@ -520,6 +524,12 @@ export class MaskPainter {
     if (mod || event.altKey) return false;
     if (this.selection && (key === "Enter" || key === "Escape")) {
       key === "Enter" ? this.commitSelection() : this.cancelSelection();
+      return true;
+    }
+    if (this.selection && key === "Backspace") {
+      // Takes back the polygon's last corner, not the whole mask.
+      this.selection.removeLastCorner();
+      this.requestRender();
       return true;
     }
     const step = Math.max(1, Math.round(this.brushSize * 0.15));

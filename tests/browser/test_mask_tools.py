@@ -35,12 +35,15 @@ ORANGE = (200, 120, 40)
 def open_editor(page: Any, width: int, height: int, model: str | None = "GPT Image 1") -> None:
     page.goto("/")
     page.set_input_files("#id_images", [png(width, height, ORANGE)])
-    if model:
-        choose_model(page, model)
-    page.wait_for_function(
+    painter_shown = (
         "() => !document.getElementById('painter').hidden"
         " && document.getElementById('painter-canvas').dataset.scale"
     )
+    # The page settles (the painter appears) before the picker is used.
+    page.wait_for_function(painter_shown)
+    if model:
+        choose_model(page, model)
+        page.wait_for_function(painter_shown)
     # Shortcuts work while not typing: leave the model picker (which takes
     # the focus back a moment after a pick).
     page.wait_for_timeout(150)
@@ -270,6 +273,17 @@ def test_overlapping_strokes_show_one_even_overlay_that_can_be_hidden(
     shot(page, "mask-overlay-hidden", full_page=False)
     page.keyboard.press("o")
     expect(page.get_by_role("button", name="Overlay")).to_have_attribute("aria-pressed", "true")
+
+
+def test_the_tools_fit_a_phone(
+    open_context: Callable[..., Any], idle_queue: Path, shot: Callable[..., Path]
+) -> None:
+    context = open_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    open_editor(page, 900, 1200, model=None)
+    page.locator("#outpaint summary").click()
+    shot(page, "mask-tools-on-a-phone")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
 
 
 def test_each_tool_names_its_shortcut(page: Any, idle_queue: Path) -> None:
