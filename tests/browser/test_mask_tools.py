@@ -286,6 +286,31 @@ def test_the_tools_fit_a_phone(
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
 
 
+def test_a_polygon_closes_on_its_first_corner_and_can_be_taken_back(
+    page: Any, idle_queue: Path
+) -> None:
+    open_editor(page, 800, 600, model=None)
+    page.keyboard.press("p")
+    status = page.locator("#painter-status")
+    # Escape drops a polygon under way; nothing reaches the mask.
+    for corner in [(100.0, 100.0), (300.0, 100.0)]:
+        click_at(page, corner)
+    page.keyboard.press("Escape")
+    expect(status).to_have_text("Selection cancelled.")
+    expect(page.get_by_role("button", name="Undo")).to_be_disabled()
+    # Backspace takes back the last corner, not the mask; clicking the first
+    # corner closes the polygon.
+    for corner in [(100.0, 100.0), (300.0, 100.0), (500.0, 500.0)]:
+        click_at(page, corner)
+    page.keyboard.press("Backspace")
+    click_at(page, (300.0, 300.0))
+    click_at(page, (101.0, 101.0))
+    expect(status).to_have_text("Polygon added to the mask.")
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    inside, outside = sample_canvas(page, (230.0, 150.0)), sample_canvas(page, (420.0, 400.0))
+    assert inside[0] > outside[0], (inside, outside)
+
+
 def test_each_tool_names_its_shortcut(page: Any, idle_queue: Path) -> None:
     open_editor(page, 400, 300, model=None)
     for name, key in [
@@ -356,6 +381,11 @@ def test_an_extension_past_the_pixel_limit_is_refused_in_place(
     page.select_option("#outpaint-mode", "ratio")
     page.select_option("#outpaint-ratio", "16:9")
     expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 1365×768")
+    expect(page.locator("#outpaint-summary")).to_contain_text("the picture at 171,0")
+    page.select_option("#outpaint-anchor", "left")
+    expect(page.locator("#outpaint-summary")).to_contain_text("the picture at 0,0")
+    page.select_option("#outpaint-ratio", "3:4")
+    expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 1024×1365")
     page.select_option("#outpaint-mode", "pixels")
     page.fill("#outpaint-left", "9000")
     page.fill("#outpaint-bottom", "4000")
