@@ -371,6 +371,8 @@ def test_a_canvas_extended_to_the_left_reaches_the_provider_with_the_strip_maske
     assert all(area.getpixel((256, y)) == 0 for y in range(0, 768, 16))
     # The frame of the original inside the sent image goes with the form.
     assert page.evaluate("() => sessionStorage.getItem('sentFrame')") == "256,0,1024,768"
+    # ...and the job keeps it, for the results to be cropped back to it.
+    assert job.params["frame"] == "256,0,1024,768"
 
 
 def test_an_extension_past_the_pixel_limit_is_refused_in_place(
