@@ -35,12 +35,15 @@ ORANGE = (200, 120, 40)
 def open_editor(page: Any, width: int, height: int, model: str | None = "GPT Image 1") -> None:
     page.goto("/")
     page.set_input_files("#id_images", [png(width, height, ORANGE)])
-    if model:
-        choose_model(page, model)
-    page.wait_for_function(
+    painter_shown = (
         "() => !document.getElementById('painter').hidden"
         " && document.getElementById('painter-canvas').dataset.scale"
     )
+    # The page settles (the painter appears) before the picker is used.
+    page.wait_for_function(painter_shown)
+    if model:
+        choose_model(page, model)
+        page.wait_for_function(painter_shown)
     # Shortcuts work while not typing: leave the model picker (which takes
     # the focus back a moment after a pick).
     page.wait_for_timeout(150)
@@ -272,6 +275,42 @@ def test_overlapping_strokes_show_one_even_overlay_that_can_be_hidden(
     expect(page.get_by_role("button", name="Overlay")).to_have_attribute("aria-pressed", "true")
 
 
+def test_the_tools_fit_a_phone(
+    open_context: Callable[..., Any], idle_queue: Path, shot: Callable[..., Path]
+) -> None:
+    context = open_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    open_editor(page, 900, 1200, model=None)
+    page.locator("#outpaint summary").click()
+    shot(page, "mask-tools-on-a-phone")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+def test_a_polygon_closes_on_its_first_corner_and_can_be_taken_back(
+    page: Any, idle_queue: Path
+) -> None:
+    open_editor(page, 800, 600, model=None)
+    page.keyboard.press("p")
+    status = page.locator("#painter-status")
+    # Escape drops a polygon under way; nothing reaches the mask.
+    for corner in [(100.0, 100.0), (300.0, 100.0)]:
+        click_at(page, corner)
+    page.keyboard.press("Escape")
+    expect(status).to_have_text("Selection cancelled.")
+    expect(page.get_by_role("button", name="Undo")).to_be_disabled()
+    # Backspace takes back the last corner, not the mask; clicking the first
+    # corner closes the polygon.
+    for corner in [(100.0, 100.0), (300.0, 100.0), (500.0, 500.0)]:
+        click_at(page, corner)
+    page.keyboard.press("Backspace")
+    click_at(page, (300.0, 300.0))
+    click_at(page, (101.0, 101.0))
+    expect(status).to_have_text("Polygon added to the mask.")
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    inside, outside = sample_canvas(page, (230.0, 150.0)), sample_canvas(page, (420.0, 400.0))
+    assert inside[0] > outside[0], (inside, outside)
+
+
 def test_each_tool_names_its_shortcut(page: Any, idle_queue: Path) -> None:
     open_editor(page, 400, 300, model=None)
     for name, key in [
@@ -332,6 +371,8 @@ def test_a_canvas_extended_to_the_left_reaches_the_provider_with_the_strip_maske
     assert all(area.getpixel((256, y)) == 0 for y in range(0, 768, 16))
     # The frame of the original inside the sent image goes with the form.
     assert page.evaluate("() => sessionStorage.getItem('sentFrame')") == "256,0,1024,768"
+    # ...and the job keeps it, for the results to be cropped back to it.
+    assert job.params["frame"] == "256,0,1024,768"
 
 
 def test_an_extension_past_the_pixel_limit_is_refused_in_place(
@@ -342,6 +383,11 @@ def test_an_extension_past_the_pixel_limit_is_refused_in_place(
     page.select_option("#outpaint-mode", "ratio")
     page.select_option("#outpaint-ratio", "16:9")
     expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 1365×768")
+    expect(page.locator("#outpaint-summary")).to_contain_text("the picture at 171,0")
+    page.select_option("#outpaint-anchor", "left")
+    expect(page.locator("#outpaint-summary")).to_contain_text("the picture at 0,0")
+    page.select_option("#outpaint-ratio", "3:4")
+    expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 1024×1365")
     page.select_option("#outpaint-mode", "pixels")
     page.fill("#outpaint-left", "9000")
     page.fill("#outpaint-bottom", "4000")
