@@ -410,12 +410,13 @@ function setUp(form) {
       painter.setSpaceHeld(true);
       return;
     }
-    if (event.target.closest?.("button") && (event.key === "Enter" || event.key === " ")) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) {
-      if (painter.handleKey(event)) event.preventDefault();
+    // Before the button check: Shift+Enter continues even from a variation's button.
+    if (!(event.ctrlKey || event.metaKey || event.altKey) && workspaceKey(event)) {
+      event.preventDefault();
       return;
     }
-    if (workspaceKey(event) || painter.handleKey(event)) event.preventDefault();
+    if (event.target.closest?.("button") && (event.key === "Enter" || event.key === " ")) return;
+    if (painter.handleKey(event)) event.preventDefault();
   });
   document.addEventListener("keyup", (event) => {
     if (event.key === " ") painter.setSpaceHeld(false);
@@ -998,7 +999,7 @@ function setUp(form) {
 
   /** The workspace's own keys; true if the key was one of them. */
   function workspaceKey(event) {
-    if (event.key === "?" ) {
+    if (event.key === "?") {
       shortcuts.showModal();
       return true;
     }
