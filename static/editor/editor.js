@@ -6,6 +6,7 @@
 // reordered), builds the request body in the user's order with the painted
 // mask, shows the run and its results beside the image, and keeps the whole
 // workspace in IndexedDB so a reload, Back or a crashed tab loses nothing.
+import "./poll-when-visible.js";
 import { CompareOverlay } from "./compare.js";
 import { watchEstimate } from "./cost-estimate.js";
 import { renderFilmstrip } from "./filmstrip.js";
@@ -823,8 +824,9 @@ function setUp(form) {
         ? " The mask is kept."
         : ` The mask (${bitmap.width}×${bitmap.height}) does not fit the new image (${painter.width}×${painter.height}), so it was cleared.`;
     }
-    painterStatus.textContent = `${note}${maskNote}`;
-    say(`${note}${maskNote}`);
+    // Said once, where the user looks: over the canvas, or by the images without one.
+    if (painterRoot.hidden) say(note);
+    else painterStatus.textContent = `${note}${maskNote}`;
     scheduleSave();
   }
 
