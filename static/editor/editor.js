@@ -629,7 +629,10 @@ function setUp(form) {
   const parentInput = form.querySelector("input[name=parent]");
   const promptInput = form.querySelector("[name=prompt]");
   const overlay = new CompareOverlay(document.getElementById("painter-stage"), painter.canvas);
-  const store = workspaceStore(form.dataset.workspaceKey);
+  // data-saved counts the saves, so a test (or a curious user) can see one landed.
+  const store = workspaceStore(form.dataset.workspaceKey, {
+    onSaved: () => (form.dataset.saved = String(Number(form.dataset.saved || 0) + 1)),
+  });
   const urlFor = (template, id) => form.dataset[template].replace(PLACEHOLDER, id);
 
   /** @type {{jobId: string, selected: string|null} | null} */

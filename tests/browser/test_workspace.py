@@ -342,3 +342,62 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
         assert bottom <= reach, f"{selector} ends {bottom:.0f} px down, past {reach:.0f}"
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the workspace scrolls sideways on a phone"
+
+
+def wait_for_save(page: Any, after: int) -> int:
+    """Wait until the workspace has been saved again since ``after`` saves; the count."""
+    page.wait_for_function(
+        "after => Number(document.getElementById('job-form').dataset.saved || 0) > after", arg=after
+    )
+    return int(page.locator("#job-form").get_attribute("data-saved") or 0)
+
+
+def test_the_workspace_survives_back_and_a_crashed_tab(
+    open_context: Callable[..., Any], user: Any, shot: Callable[..., Path]
+) -> None:
+    context = open_context()
+    page = context.new_page()
+    page.goto("/")
+    wait_for_workspace(page)
+    page.set_input_files("#id_images", [png(200, 150, (250, 200, 0))])
+    wait_for_painter(page)
+    saves = wait_for_save(page, 0)
+    paint_stroke(page, (20, 20), (180, 130), 16)
+    page.fill("#id_prompt", "a yellow field")
+    wait_for_save(page, saves)
+
+    # Away and Back.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("link", name="History").click()
+    page.wait_for_url("**/history/")
+    page.go_back()
+    wait_for_workspace(page)
+    expect(page.locator("#image-list li")).to_have_count(1)
+    expect(page.locator("#id_prompt")).to_have_value("a yellow field")
+
+    # The tab dies without any unload handler running; a new tab has it all.
+    page.close(run_before_unload=False)
+    fresh = context.new_page()
+    fresh.goto("/")
+    wait_for_workspace(fresh)
+    expect(fresh.locator("#image-list li")).to_have_count(1)
+    expect(fresh.locator("#image-list li").first).to_contain_text("200×150")
+    expect(fresh.locator("#id_prompt")).to_have_value("a yellow field")
+    wait_for_painter(fresh)
+    inside, outside = (
+        fresh.evaluate(
+            """([px, py]) => {
+              const canvas = document.getElementById('painter-canvas');
+              const scale = +canvas.dataset.scale, ratio = devicePixelRatio;
+              const x = Math.round((+canvas.dataset.offsetX + px * scale) * ratio);
+              const y = Math.round((+canvas.dataset.offsetY + py * scale) * ratio);
+              return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data);
+            }""",
+            point,
+        )
+        for point in ((100, 75), (190, 10))
+    )
+    # The stroke is tinted red over the yellow picture; away from it, plain yellow.
+    assert inside[1] < 160 and inside[2] > 20, inside
+    assert outside[:3] == [250, 200, 0], outside
+    shot(fresh, "workspace-after-a-crashed-tab")
