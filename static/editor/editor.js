@@ -432,6 +432,7 @@ function setUp(form) {
     painterReady = updatePainter().catch((error) => (painterStatus.textContent = error.message));
     checkImageCount();
     estimate.update();
+    updateRunControls();
     scheduleSave();
   }
 
@@ -629,6 +630,8 @@ function setUp(form) {
   const parentInput = form.querySelector("input[name=parent]");
   const promptInput = form.querySelector("[name=prompt]");
   const overlay = new CompareOverlay(document.getElementById("painter-stage"), painter.canvas);
+  const preview = document.getElementById("run-preview");
+  const previewImage = preview.querySelector("img");
   // data-saved counts the saves, so a test (or a curious user) can see one landed.
   const store = workspaceStore(form.dataset.workspaceKey, {
     onSaved: () => (form.dataset.saved = String(Number(form.dataset.saved || 0) + 1)),
@@ -702,8 +705,15 @@ function setUp(form) {
       markChosen();
     }
     runActions.hidden = !found.length;
-    compareButton.disabled = painterRoot.hidden;
+    updateRunControls();
     scheduleSave();
+  }
+
+  function updateRunControls() {
+    // Without an image to edit there is nothing to compare with or mask to keep.
+    for (const control of [hideResultButton, compareButton, keepMask.closest("label")]) {
+      control.hidden = !items.length;
+    }
   }
 
   function markChosen() {
@@ -732,8 +742,15 @@ function setUp(form) {
 
   /** Lay the chosen result over the canvas, lined up with the image it came from. */
   function showResult(chosen) {
-    if (painterRoot.hidden || !painter.image) return;
-    overlay.show(chosen.dataset.src, { width: painter.width, height: painter.height }, chosen.getAttribute("aria-label"));
+    const onCanvas = !painterRoot.hidden && Boolean(painter.image);
+    preview.hidden = onCanvas;
+    if (onCanvas) {
+      overlay.show(chosen.dataset.src, { width: painter.width, height: painter.height }, chosen.getAttribute("aria-label"));
+      return;
+    }
+    // No canvas to lay it over: show it in the run panel instead.
+    previewImage.src = chosen.dataset.src;
+    previewImage.alt = chosen.getAttribute("aria-label");
   }
 
   runArea.addEventListener("click", (event) => {
@@ -763,6 +780,13 @@ function setUp(form) {
   compareButton.addEventListener("keyup", () => holdCompare(false));
 
   function holdCompare(held) {
+    const chosen = chosenVariation();
+    if (!preview.hidden && chosen) {
+      const before = held ? items[0] : null;
+      previewImage.src = before ? before.url : chosen.dataset.src;
+      preview.classList.toggle("showing-before", Boolean(before));
+      return;
+    }
     if (held && !overlay.shown) {
       const chosen = chosenVariation();
       if (chosen) showResult(chosen);
@@ -816,6 +840,7 @@ function setUp(form) {
     else items.unshift(item);
     parentInput.value = frame.parent || "";
     overlay.hide();
+    preview.hidden = true;
     dirty = true;
     changed();
     renderFrames();
@@ -967,6 +992,7 @@ function setUp(form) {
     frames = [];
     currentFrame = -1;
     overlay.hide();
+    preview.hidden = true;
     const empty = document.createElement("div");
     empty.id = "run-panel";
     empty.className = "run-panel";

@@ -401,3 +401,26 @@ def test_the_workspace_survives_back_and_a_crashed_tab(
     assert inside[1] < 160 and inside[2] > 20, inside
     assert outside[:3] == [250, 200, 0], outside
     shot(fresh, "workspace-after-a-crashed-tab")
+
+
+def test_a_generated_image_shows_in_the_run_panel_and_becomes_the_image_to_edit(
+    page: Any, celery_worker: Any, user: Any, shot: Callable[..., Path]
+) -> None:
+    page.goto("/")
+    wait_for_workspace(page)
+    page.fill("#id_prompt", "a quiet harbour")
+    editor_url = page.url
+    page.click("#job-form button[type=submit]")
+    wait_for_run(page, editor_url=editor_url)
+    wait_for_results(page, 1)
+    job = Job.objects.get(owner=user)
+    result = job.images.get(role=ImageRole.RESULT)
+    # No image to paint on yet: the result shows in the run panel itself.
+    expect(page.locator("#run-preview img")).to_be_visible()
+    expect(page.locator("#run-preview img")).to_have_attribute("src", re.compile(str(result.pk)))
+    shot(page, "workspace-generated-preview")
+    page.click("#continue-button")
+    expect(page.locator("#image-list li")).to_have_count(1)
+    expect(page.locator("#run-preview")).to_be_hidden()
+    wait_for_painter(page)
+    assert page.locator("input[name=parent]").input_value() == str(job.pk)
