@@ -72,9 +72,9 @@ def editor(request: HttpRequest) -> HttpResponse:
             except limits.ModelNotAvailable as refusal:
                 form.add_error("image_model", refusal.message)
             except limits.SubmissionRefused as refusal:
-                # Over budget: shown on the form, which keeps what was entered.
+                # Over budget: shown on the form, which keeps what was entered
+                # (a 400 like any form error, which the editor's script shows).
                 form.add_error(None, refusal.message)
-                status = 403
             else:
                 url = reverse("editor:job", args=[job.pk])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -342,7 +342,7 @@ def test_the_editor_shows_an_over_budget_refusal_on_the_form(
     priced_model.save()
     UserLimits.objects.create(user=alice, monthly_limit=Decimal("0.01"))
     response = post_edit(alice_client, priced_model)
-    assert response.status_code == 403
+    assert response.status_code == 400
     page = response.content.decode()
     assert "This run would cost about $0.04; you have $0.01 left of your $0.01 monthly" in page
     assert 'name="prompt"' in page  # the form, with what was entered
