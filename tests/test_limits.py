@@ -177,11 +177,16 @@ def test_deleting_jobs_does_not_give_their_spend_back(
     alice: User, priced_model: ImageModel
 ) -> None:
     site_limits(monthly_limit=Decimal("1.00"))
-    done = spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
-    services.job_delete(job=done)
+    spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
+    waiting = submit(alice, priced_model, "0.20", now=MID_DECEMBER)
+    backdate(waiting, MID_DECEMBER)
+    services.jobs_delete(jobs=Job.objects.filter(owner=alice))
+    # The finished job's cost stays counted; the queued one never runs, so its
+    # reservation goes.
     assert RemovedJobSpend.objects.get().amount == Decimal("0.70")
     with pytest.raises(limits.OverBudget):
         submit(alice, priced_model, "0.40", now=MID_DECEMBER)
+    submit(alice, priced_model, "0.30", now=MID_DECEMBER)
 
 
 def test_one_users_spend_does_not_count_against_another(
