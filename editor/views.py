@@ -78,9 +78,9 @@ def editor(request: HttpRequest) -> HttpResponse:
             except limits.ModelNotAvailable as refusal:
                 form.add_error("image_model", refusal.message)
             except limits.SubmissionRefused as refusal:
-                # Over budget: shown on the form, which keeps what was entered.
+                # Over budget: shown on the form, which keeps what was entered
+                # (a 400 like any form error, which the editor's script shows).
                 form.add_error(None, refusal.message)
-                status = 403
             else:
                 if request.htmx and request.htmx.target == "run-panel":
                     # The workspace keeps the user on the canvas: it shows the

@@ -405,11 +405,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "darkroom"
 # Workers consume both queues, taking from each in turn (kombu's fair cycle
 # on every transport), so one user's burst in the bulk queue cannot hold
-# another user's job in the interactive one (see editor/services.py).
-DARKROOM_BULK_QUEUE = "darkroom-bulk"
+# another user's job in the interactive one (see editor/tasks.py).
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in (CELERY_TASK_DEFAULT_QUEUE, DARKROOM_BULK_QUEUE)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, f"{CELERY_TASK_DEFAULT_QUEUE}-bulk")
 ]
 # At-least-once delivery: the job row, not the message, decides what runs.
 CELERY_TASK_ACKS_LATE = True
