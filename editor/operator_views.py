@@ -43,6 +43,8 @@ def usage_dashboard(request: HttpRequest) -> HttpResponse:
     if request.GET and not form.is_valid():
         return render(request, "operator/usage.html", {"form": form}, status=400)
     first, last = _range(form)
+    if not form.is_bound:
+        form = UsageRangeForm(initial={"date_from": first, "date_to": last})
     end = last + timedelta(days=1)
     through = usage.complete_through()
     by = {
