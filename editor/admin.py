@@ -5,10 +5,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest
+from django.contrib.auth.models import Group, User
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
@@ -17,7 +17,16 @@ from django.utils.html import format_html
 from editor import catalog, media, pricing
 from editor.api import tokens
 from editor.forms import check_email_available
-from editor.models import ApiToken, ImageModel, Job, JobImage, Provider
+from editor.models import (
+    ApiToken,
+    GroupPolicy,
+    ImageModel,
+    Job,
+    JobImage,
+    Provider,
+    SiteLimits,
+    UserLimits,
+)
 from editor.parameters import DEFAULT_LIMITS, PARAMETERS, SIZE
 from editor.providers.base import ProviderError
 
@@ -370,9 +379,75 @@ class UserChangeFormUniqueEmail(UserChangeForm[User]):
 admin.site.unregister(User)
 
 
+class UserLimitsInline(admin.StackedInline[UserLimits, User]):
+    model = UserLimits
+    can_delete = False
+    verbose_name = "limits (empty fields: the user's groups' or the site default)"
+
+
 @admin.register(User)
 class DarkroomUserAdmin(UserAdmin[User]):
     form = UserChangeFormUniqueEmail
+    inlines = [UserLimitsInline]
+
+
+# --- Limits and model access ------------------------------------------------------------
+
+
+class GroupPolicyInline(admin.StackedInline[GroupPolicy, Group]):
+    model = GroupPolicy
+    can_delete = False
+    filter_horizontal = ("providers", "image_models")
+    # One row per group: Django heads it with the singular name.
+    verbose_name = (
+        "limits and model access (no provider and no model chosen: members see every model)"
+    )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class DarkroomGroupAdmin(GroupAdmin):
+    inlines = [GroupPolicyInline]
+
+
+@admin.register(SiteLimits)
+class SiteLimitsAdmin(admin.ModelAdmin[SiteLimits]):
+    """One row: the list opens it directly, and it is never added or deleted."""
+
+    fieldsets = (
+        (
+            None,
+            {
+                "description": "Every user's limits unless their groups or their own limits "
+                "say otherwise. An empty field takes its environment variable "
+                "(DARKROOM_MONTHLY_LIMIT, DARKROOM_DAILY_LIMIT, DARKROOM_MAX_ACTIVE_JOBS, "
+                "DARKROOM_JOBS_PER_MINUTE, DARKROOM_UNPRICED_MODELS); with that empty too, "
+                "there is no limit.",
+                "fields": (
+                    "monthly_limit",
+                    "daily_limit",
+                    "max_active_jobs",
+                    "jobs_per_minute",
+                    "unpriced_policy",
+                    "unpriced_price",
+                ),
+            },
+        ),
+    )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponseRedirect:
+        row = SiteLimits.current()
+        return HttpResponseRedirect(reverse("admin:editor_sitelimits_change", args=[row.pk]))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SiteLimits | None = None) -> bool:
+        return False
 
 
 @admin.register(ApiToken)

@@ -81,8 +81,27 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
         )
 
     def available_to(self, user: Any) -> ImageModelQuerySet:
-        """The usable models this user may see and run (their groups decide)."""
-        return self.usable()
+        """The usable models this user may see and run: their groups decide.
+
+        A group restricts when its policy names providers or models. A user in
+        no restricting group sees every usable model; a user in one or more
+        sees what any of them allows. Superusers see everything.
+        """
+        usable = self.usable()
+        if user is None or getattr(user, "is_superuser", False):
+            return usable
+        restricting = GroupPolicy.objects.filter(group__user=user).filter(
+            models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
+        )
+        policy_ids = list(restricting.values_list("pk", flat=True).distinct())
+        if not policy_ids:
+            return usable
+        by_provider = GroupPolicy.providers.through.objects.filter(grouppolicy__in=policy_ids)
+        by_model = GroupPolicy.image_models.through.objects.filter(grouppolicy__in=policy_ids)
+        return usable.filter(
+            models.Q(provider__in=by_provider.values("provider"))
+            | models.Q(pk__in=by_model.values("imagemodel"))
+        )
 
 
 class ImageModel(models.Model):
@@ -261,10 +280,18 @@ class Job(models.Model):
     # What the run was expected to cost when it was submitted (None: unknown).
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # What the job holds of its owner's budget until its real cost is known:
+    # the estimate, or the operator's assumed price for a model without one
+    # (see editor/limits.py, which derives a user's spend from these rows).
+    reserved = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     cost_source = models.CharField(max_length=12, choices=CostSource.choices, blank=True)
     # What Darkroom did to fit the provider ("padded to a square", "mask: white
     # marks the area"), shown to the user beside the job.
     notices = models.JSONField(default=list, blank=True)
+    # Of a masked edit: the share (0..1) of the pixels fully outside the mask
+    # that the provider changed, the highest among its results (see
+    # editor.compositing). None when not measured.
+    mask_leak = models.FloatField(null=True, blank=True)
     result_deadline = models.DateTimeField(null=True, blank=True)
     # The provider's answer, saved the moment it arrives (before results are
     # decoded or downloaded), so a crash afterwards never loses a paid result.
@@ -273,6 +300,10 @@ class Job(models.Model):
     # media.image_store), so a user's storage is one SUM over an index and
     # leaves with the job when it is deleted.
     stored_bytes = models.PositiveBigIntegerField(default=0)
+    # When the owner moved the job to the trash (None: not in the trash). A
+    # trashed job leaves the history, search, ZIPs and storage totals, keeps
+    # its files until it is restored or purged, and still counts in spend.
+    trashed = models.DateTimeField(null=True, blank=True)
 
     # Where the job came from: the editor, or the image API with which token.
     source = models.CharField(max_length=3, choices=JobSource.choices, default=JobSource.WEB)
@@ -296,6 +327,22 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created", "-id"], name="job_owner_created"),
             models.Index(fields=["owner", "stored_bytes"], name="job_owner_storage"),
             models.Index(fields=["status", "heartbeat"], name="job_status_heartbeat"),
+            # Partial: the trash is a sliver of the jobs, so these stay small
+            # and the history's own indexes are left as they were.
+            models.Index(
+                fields=["owner", "-trashed", "stored_bytes"],
+                condition=models.Q(trashed__isnull=False),
+                name="job_owner_trash",
+            ),
+            models.Index(
+                fields=["trashed"], condition=models.Q(trashed__isnull=False), name="job_trash_age"
+            ),
+            # A user's queued and running jobs, counted at every submission.
+            models.Index(
+                fields=["owner"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="job_owner_active",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -317,6 +364,9 @@ class ImageRole(models.TextChoices):
     MASK = "mask", "Mask"
     SENT_MASK = "sent_mask", "Mask as sent"
     RESULT = "result", "Result"
+    # The provider's answer as received, kept when the shown result differs
+    # from it (cropped back, or the original put back outside the mask).
+    RAW = "raw", "Provider's raw output"
 
 
 def image_upload_to(instance: JobImage, filename: str) -> str:
@@ -366,7 +416,8 @@ class JobImage(models.Model):
 
 
 class JobWord(models.Model):
-    """One distinct word of a job's prompt, so history search is an index walk.
+    """One distinct word of a job's prompt, or the beginning of one (see
+    ``editor.search``), so history search is an index walk.
 
     The owner and the job's ``created`` are copied here so that a search for a
     word reads the (owner, word, created, job) index newest first and stops
@@ -389,3 +440,135 @@ class JobWord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word} in {self.job_id}"
+
+
+# --- Limits and model access (editor/limits.py reads them) ---------------------
+
+
+class UnpricedPolicy(models.TextChoices):
+    """How a run of a model without a known price counts against a budget."""
+
+    BLOCK = "block", "Refuse it while a budget applies"
+    ALLOW = "allow", "Allow it, counting nothing until its real cost is known"
+    ASSUME = "assume", "Count it at the assumed price below"
+
+
+class LimitValues(models.Model):
+    """Limit fields shared by the site default, a group and a user.
+
+    Empty means "not set here": a user's empty field takes their groups'
+    value, a group's the site default's, the site default's its environment
+    variable (see README, "Budgets and fair use").
+    """
+
+    monthly_limit = models.DecimalField(
+        "monthly limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    daily_limit = models.DecimalField(
+        "daily limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    max_active_jobs = models.PositiveIntegerField(
+        "most jobs queued or running at once", null=True, blank=True
+    )
+    jobs_per_minute = models.PositiveIntegerField(
+        "most jobs submitted per minute", null=True, blank=True
+    )
+
+    class Meta:
+        abstract = True
+
+
+class SiteLimits(LimitValues):
+    """The site-wide default limits: one row (pk 1), edited in the admin."""
+
+    unpriced_policy = models.CharField(
+        "models without a known price",
+        max_length=10,
+        choices=UnpricedPolicy.choices,
+        blank=True,
+        help_text="Empty: DARKROOM_UNPRICED_MODELS decides.",
+    )
+    unpriced_price = models.DecimalField(
+        "assumed price per run (USD)",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text='Used when the choice above is "Count it at the assumed price".',
+    )
+
+    class Meta:
+        verbose_name = "site-wide default limits"
+        verbose_name_plural = "site-wide default limits"
+
+    def __str__(self) -> str:
+        return "Site-wide default limits"
+
+    @classmethod
+    def current(cls) -> SiteLimits:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+
+class UserLimits(LimitValues):
+    """One user's own limits, over their groups' and the site default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="limits"
+    )
+
+    class Meta:
+        verbose_name = "limits"
+        verbose_name_plural = "limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.user}"
+
+
+class GroupPolicy(LimitValues):
+    """A group's limits and which providers and models its members may use.
+
+    With no provider and no model chosen, the group restricts nothing. A user
+    in at least one restricting group sees only what those groups allow.
+    """
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="policy")
+    providers = models.ManyToManyField(
+        Provider,
+        blank=True,
+        related_name="group_policies",
+        help_text="Every model of these providers is allowed.",
+    )
+    image_models = models.ManyToManyField(
+        ImageModel,
+        blank=True,
+        related_name="group_policies",
+        help_text="These models are allowed (beside those of the providers above).",
+    )
+
+    class Meta:
+        verbose_name = "limits and model access"
+        verbose_name_plural = "limits and model access"
+
+    def __str__(self) -> str:
+        return f"Limits and model access of {self.group}"
+
+
+class RemovedJobSpend(models.Model):
+    """What a deleted job had spent or still held of its owner's budget.
+
+    Spend is summed from job rows; deleting a job must not give its money
+    back, so its share stays here, dated as the job was.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=6)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created"], name="removed_spend_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.owner_id} from {self.created:%Y-%m-%d}"

@@ -16,6 +16,7 @@ token, so a worker the sweep gave up on cannot overwrite what came after it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import Counter
@@ -32,7 +33,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import imaging, parameters, pricing
+from editor import compositing, imaging, parameters, pricing
 from editor.media import image_store
 from editor.models import (
     CostSource,
@@ -147,8 +148,9 @@ def run_job(*, job_id: str) -> None:
         return
     with _heartbeat(job):
         try:
-            result = _results_for(job)
-            _store_results(job, result)
+            request = _build_request(job)
+            result = _results_for(job, request)
+            _store_results(job, result, request)
         except ProviderError as error:
             job_fail(job=job, code=error.code, message=error.message, detail=error.detail)
         except Exception as error:
@@ -199,13 +201,12 @@ def _heartbeat(job: Job) -> Iterator[None]:
         thread.join(timeout=10)
 
 
-def _results_for(job: Job) -> ProviderResult:
+def _results_for(job: Job, request: ImageRequest) -> ProviderResult:
     model = job.image_model
     if model is None or not model.is_usable:
         raise ProviderError(
             f"The model “{job.model_label}” is no longer available.", code="model_unavailable"
         )
-    request = _build_request(job)
     adapter = adapter_for(model.provider.config())
     if job.provider_response:
         # A previous delivery saved the provider's answer and then stopped:
@@ -251,7 +252,6 @@ def _call_provider(adapter: ProviderAdapter, job: Job, request: ImageRequest) ->
 
 
 def _build_request(job: Job) -> ImageRequest:
-    assert job.image_model is not None
     images: list[SourceImage] = []
     mask: bytes | None = None
     for stored in job.images.filter(role__in=[ImageRole.INPUT, ImageRole.MASK]).order_by(
@@ -268,7 +268,7 @@ def _build_request(job: Job) -> ImageRequest:
                 )
             )
     return ImageRequest(
-        model_id=job.image_model.model_id,
+        model_id=job.image_model.model_id if job.image_model else "",
         prompt=job.prompt,
         params=job.params,
         images=tuple(images),
@@ -276,7 +276,7 @@ def _build_request(job: Job) -> ImageRequest:
     )
 
 
-def _store_results(job: Job, result: ProviderResult) -> None:
+def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> None:
     mine = Job.objects.filter(pk=job.pk, deliveries=job.deliveries)
     if not mine.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELED]).exists():
         # The sweep gave up on this delivery: the answer stays saved on the row.
@@ -288,18 +288,38 @@ def _store_results(job: Job, result: ProviderResult) -> None:
         raise ProviderError("The provider answered without any image.", code="empty_result")
     # A delivery that stopped half-way may have stored some results already;
     # the (job, role, position) constraint keeps one file per position.
-    stored = set(job.images.filter(role=ImageRole.RESULT).values_list("position", flat=True))
-    for position, image in enumerate(result.images):
-        if position in stored:
-            continue
-        info = _result_info(image)
-        image_store(
-            job=job,
-            role=ImageRole.RESULT,
-            position=position,
-            data=image.data,
-            info=info,
+    stored = set(
+        job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW]).values_list(
+            "role", "position"
         )
+    )
+    leaks: list[float] = []
+    notices: list[str] = []
+    lined_up = False
+    for position, image in enumerate(result.images):
+        info = _result_info(image)
+        # Measured again for results a stopped delivery stored already: the
+        # job's leak covers every result.
+        finished = _finished(job, request, result, image)
+        if finished.leak is not None:
+            leaks.append(finished.leak)
+        if finished.notice and finished.notice not in notices:
+            notices.append(finished.notice)
+        lined_up = lined_up or finished.changed
+        if finished.changed and (ImageRole.RAW, position) not in stored:
+            # The answer as received goes first: it is what was paid for.
+            image_store(job=job, role=ImageRole.RAW, position=position, data=image.data, info=info)
+        if (ImageRole.RESULT, position) not in stored:
+            shown = _finished_info(finished) if finished.changed else info
+            image_store(
+                job=job,
+                role=ImageRole.RESULT,
+                position=position,
+                data=finished.data,
+                info=shown,
+            )
+    if lined_up:
+        notices.insert(0, _lined_up_notice(job, request))
     if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():
         info = imaging.inspect_image(
             result.sent_mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
@@ -323,8 +343,84 @@ def _store_results(job: Job, result: ProviderResult) -> None:
         usage=result.usage,
         cost=cost,
         cost_source=cost_source,
-        notices=[*job.notices, *result.notices],
+        notices=[*job.notices, *result.notices, *notices],
         result_deadline=result.result_deadline,
+        mask_leak=max(leaks) if leaks else None,
+    )
+
+
+def _keeps_outside_mask(job: Job, request: ImageRequest) -> bool:
+    return bool(request.images and request.mask and job.params.get("keep_outside_mask") is True)
+
+
+def _frame_of(job: Job, request: ImageRequest) -> compositing.Box | None:
+    """The original's rectangle inside an extended (outpainted) first image."""
+    value = job.params.get("frame")
+    if not value or not request.images:
+        return None
+    try:
+        return compositing.parse_frame(str(value), image_size=request.images[0].size)
+    except compositing.FrameError:
+        # Checked when the job was submitted; a stored frame that no longer
+        # fits protects the whole image rather than failing a paid result.
+        logger.warning("Job %s has a frame that does not fit its image: %r", job.pk, value)
+        return None
+
+
+def _finished(
+    job: Job, request: ImageRequest, result: ProviderResult, image: ResultImage
+) -> compositing.FinishedResult:
+    """The result as shown: cut back to the frame, the original kept outside
+    the mask when the job asks for it, and the provider's leak measured."""
+    masked_edit = job.kind == JobKind.EDIT and bool(request.images) and request.mask is not None
+    try:
+        return compositing.finish_result(
+            image.data,
+            original=request.images[0].data if masked_edit else None,
+            mask=request.mask if masked_edit else None,
+            placement=result.placement,
+            frame=_frame_of(job, request),
+            keep_outside_mask=_keeps_outside_mask(job, request),
+        )
+    except Exception:
+        # A paid result is never lost to Darkroom's own post-processing.
+        logger.exception("Could not line up a result of job %s; kept as received.", job.pk)
+        return compositing.FinishedResult(
+            data=image.data,
+            size=(0, 0),
+            format="",
+            changed=False,
+            leak=None,
+            notice="Darkroom could not line this result up with the original; it is shown "
+            "as the provider sent it.",
+        )
+
+
+def _finished_info(finished: compositing.FinishedResult) -> imaging.ImageInfo:
+    width, height = finished.size
+    limit = settings.DARKROOM_MAX_IMAGE_PIXELS
+    if width * height > limit:
+        raise ProviderError(
+            f"The result would be {width}×{height} pixels, over the limit.", code="bad_result"
+        )
+    return imaging.ImageInfo(
+        width=width,
+        height=height,
+        format=finished.format,
+        bytes=len(finished.data),
+        sha256=hashlib.sha256(finished.data).hexdigest(),
+    )
+
+
+def _lined_up_notice(job: Job, request: ImageRequest) -> str:
+    if _keeps_outside_mask(job, request):
+        return (
+            "Kept everything outside the mask: the original's pixels were put back there at "
+            "full resolution. The provider's raw output is kept too."
+        )
+    return (
+        "The result was cut back to the frame you chose (the provider was sent a padded "
+        "square). The provider's raw output is kept too."
     )
 
 

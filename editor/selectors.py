@@ -32,7 +32,11 @@ User = AbstractBaseUser | AnonymousUser
 
 
 def job_for_user(*, user: User, job_id: uuid.UUID | str) -> Job:
-    """The user's job, or 404 — the same answer whether it exists or not."""
+    """The user's job, or 404 — the same answer whether it exists or not.
+
+    A job in the trash answers 404 too: it is gone from everywhere but the
+    trash page until it is restored.
+    """
     try:
         return (
             Job.objects.select_related("image_model__provider", "parent")
@@ -40,7 +44,7 @@ def job_for_user(*, user: User, job_id: uuid.UUID | str) -> Job:
             # The saved provider answer can hold megabytes of base64 that no
             # page shows; the status poll reads this every second.
             .defer("provider_response", "parent__provider_response")
-            .get(pk=job_id, owner_id=user.pk)
+            .get(pk=job_id, owner_id=user.pk, trashed__isnull=True)
         )
     except (Job.DoesNotExist, ValueError, ValidationError):
         # A malformed id is a job that does not exist, nothing more.
@@ -212,6 +216,7 @@ HISTORY_COLUMNS = (
     "provider_name",
     "cost",
     "estimated_cost",
+    "mask_leak",
 )
 
 
@@ -230,7 +235,7 @@ def history_page(
     """
     filters = filters or HistoryFilters()
     position = decode_cursor(cursor) if cursor else None
-    jobs: QuerySet[Job] = Job.objects.filter(owner_id=user.pk)
+    jobs: QuerySet[Job] = Job.objects.filter(owner_id=user.pk, trashed__isnull=True)
     if filters.words:
         ids = _matching_job_ids(user=user, filters=filters, position=position, limit=page_size + 1)
         jobs = jobs.filter(pk__in=ids)
@@ -238,24 +243,64 @@ def history_page(
         jobs = jobs.filter(_job_conditions(filters))
         if position is not None:
             jobs = jobs.filter(_before(position, id_field="id"))
-    # The cover thumbnail of each job comes in the same query: one probe of
-    # the (job, role, position) index per row, no second round trip, and no
-    # JobImage instances to build (a prefetch cost more than the query).
+    # Only what a history entry shows: the JSON columns cost more to decode
+    # than the query costs to run.
+    listed = jobs.order_by("-created", "-id").only(*HISTORY_COLUMNS)
+    rows = list(listed.annotate(cover_id=_cover_subquery())[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    return HistoryPage(
+        jobs=rows,
+        next_cursor=encode_cursor(rows[-1]) if has_more else None,
+        covers={job.pk: job.cover_id for job in rows if job.cover_id},  # type: ignore[attr-defined]
+    )
+
+
+def _cover_subquery() -> Subquery:
+    """The id of the image whose thumbnail stands for the job of the row.
+
+    It comes in the same query as the jobs: one probe of the (job, role,
+    position) index per row, no second round trip, and no JobImage instances
+    to build (a prefetch cost more than the query).
+    """
     cover = (
         JobImage.objects.filter(job_id=OuterRef("pk"), role__in=[ImageRole.RESULT, ImageRole.INPUT])
         .exclude(thumbnail="")
         .order_by("-role", "position")  # "result" before "input", then the first
         .values("id")[:1]
     )
-    # Only what a history entry shows: the JSON columns cost more to decode
-    # than the query costs to run.
-    listed = jobs.order_by("-created", "-id").only(*HISTORY_COLUMNS)
-    rows = list(listed.annotate(cover_id=Subquery(cover))[: page_size + 1])
-    has_more = len(rows) > page_size
-    rows = rows[:page_size]
+    return Subquery(cover)
+
+
+def history_entry(*, user: User, job_id: uuid.UUID) -> HistoryPage:
+    """One job as the history shows it (for the live status of a running row),
+    as a page of one: one query, and nothing for a job not in the history."""
+    rows = list(
+        Job.objects.filter(pk=job_id, owner_id=user.pk, trashed__isnull=True)
+        .only(*HISTORY_COLUMNS)
+        .annotate(cover_id=_cover_subquery())
+    )
     return HistoryPage(
         jobs=rows,
-        next_cursor=encode_cursor(rows[-1]) if has_more else None,
+        next_cursor=None,
+        covers={job.pk: job.cover_id for job in rows if job.cover_id},  # type: ignore[attr-defined]
+    )
+
+
+TRASH_PAGE_SIZE = 200
+
+
+def trash_page(*, user: User) -> HistoryPage:
+    """The user's trashed jobs, most recently trashed first (one query)."""
+    rows = list(
+        Job.objects.filter(owner_id=user.pk, trashed__isnull=False)
+        .order_by("-trashed", "-id")
+        .only(*HISTORY_COLUMNS, "trashed")
+        .annotate(cover_id=_cover_subquery())[: TRASH_PAGE_SIZE + 1]
+    )
+    return HistoryPage(
+        jobs=rows[:TRASH_PAGE_SIZE],
+        next_cursor="more" if len(rows) > TRASH_PAGE_SIZE else None,
         covers={job.pk: job.cover_id for job in rows if job.cover_id},  # type: ignore[attr-defined]
     )
 
@@ -278,16 +323,22 @@ def history_choices(*, user: User) -> tuple[list[tuple[int, str]], list[str]]:
     return models, providers
 
 
-def jobs_for_user(*, user: User, job_ids: Iterable[uuid.UUID]) -> QuerySet[Job]:
-    """The user's jobs among ``job_ids``; ids of other users' jobs are ignored."""
-    return Job.objects.filter(owner_id=user.pk, pk__in=list(job_ids))
+def jobs_for_user(
+    *, user: User, job_ids: Iterable[uuid.UUID], trashed: bool = False
+) -> QuerySet[Job]:
+    """The user's jobs among ``job_ids``, in the history (or, with ``trashed``,
+    in the trash); ids of other users' jobs are ignored."""
+    return Job.objects.filter(owner_id=user.pk, pk__in=list(job_ids), trashed__isnull=not trashed)
 
 
 def result_images_for_user(*, user: User, job_ids: Iterable[uuid.UUID]) -> QuerySet[JobImage]:
     """Result images of the user's jobs among ``job_ids``, job by job, in order."""
     return (
         JobImage.objects.filter(
-            job__owner_id=user.pk, job_id__in=list(job_ids), role=ImageRole.RESULT
+            job__owner_id=user.pk,
+            job_id__in=list(job_ids),
+            job__trashed__isnull=True,
+            role=ImageRole.RESULT,
         )
         .select_related("job")
         .order_by("-job__created", "job_id", "position")
@@ -298,10 +349,14 @@ def storage_used(*, user: User) -> int:
     """Bytes of every file of the user's jobs: originals plus thumbnails.
 
     One SUM over the (owner, stored_bytes) index: summing the images instead
-    took ~100 ms at 100 000 jobs.
+    took ~100 ms at 100 000 jobs. The trash is left out by taking its own SUM
+    (over the small partial trash index) off the total: a ``trashed IS NULL``
+    condition would read every job's row instead of the index alone.
     """
-    total = Job.objects.filter(owner_id=user.pk).aggregate(total=Sum("stored_bytes"))["total"]
-    return int(total or 0)
+    jobs = Job.objects.filter(owner_id=user.pk)
+    total = jobs.aggregate(total=Sum("stored_bytes"))["total"] or 0
+    in_trash = jobs.filter(trashed__isnull=False).aggregate(total=Sum("stored_bytes"))["total"]
+    return int(total - (in_trash or 0))
 
 
 def monthly_spend(*, user: User, since: datetime) -> list[tuple[datetime, Decimal, int]]:
@@ -320,9 +375,11 @@ def monthly_spend(*, user: User, since: datetime) -> list[tuple[datetime, Decima
 def job_lineage(*, job: Job) -> tuple[Job | None, list[Job]]:
     """The job this one continued from and the jobs that continued from it,
     the owner's only (a lineage link never leads to someone else's job)."""
-    parent = job.parent if job.parent and job.parent.owner_id == job.owner_id else None
+    parent = job.parent
+    if parent is not None and (parent.owner_id != job.owner_id or parent.trashed is not None):
+        parent = None
     children = list(
-        Job.objects.filter(parent_id=job.pk, owner_id=job.owner_id)
+        Job.objects.filter(parent_id=job.pk, owner_id=job.owner_id, trashed__isnull=True)
         .only("id", "created", "prompt", "status", "model_label", "kind")
         .order_by("created", "id")
     )

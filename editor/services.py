@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,7 @@ from editor.models import (
     JobSource,
     JobStage,
     JobStatus,
+    JobWord,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,12 +76,13 @@ def job_create(
     stored: list[JobImage] = []
     try:
         with transaction.atomic():
-            limits.submission_admit(
+            reserved = limits.submission_admit(
                 user=user,
                 image_model=image_model,
                 estimated_cost=estimated_cost,
                 now=now or timezone.now(),
             )
+            bulk = limits.is_bulk(user=user)
             job = Job.objects.create(
                 owner=user,
                 kind=JobKind.EDIT if images else JobKind.GENERATE,
@@ -90,6 +93,7 @@ def job_create(
                 params=params,
                 parent=parent,
                 estimated_cost=estimated_cost,
+                reserved=reserved,
                 **(origin.job_fields() if origin else {}),
             )
             search.jobs_index([job])
@@ -123,7 +127,7 @@ def job_create(
             if notices:
                 job.notices = notices
                 job.save(update_fields=["notices"])
-            job_enqueue(job=job)
+            job_enqueue(job=job, bulk=bulk)
     except BaseException:
         files_delete(name for image in stored for name in (image.file.name, image.thumbnail.name))
         raise
@@ -136,11 +140,17 @@ def _mask_notice(convention: str) -> str:
     return "Mask read as white = area to change, black = keep."
 
 
-def job_enqueue(*, job: Job) -> None:
+def job_enqueue(*, job: Job, bulk: bool = False) -> None:
+    """Send the job to the workers once committed.
+
+    ``bulk``: the owner already has jobs in flight, so this one joins the bulk
+    queue, which workers read in turn with the interactive one: a burst from
+    one user waits behind itself, not in front of everyone else's jobs.
+    """
     job_id = str(job.id)
     # robust: with the broker down the job is still saved and the user sees
     # its page; the periodic sweep sends the message once the broker is back.
-    transaction.on_commit(lambda: tasks.run_job.delay(job_id), robust=True)
+    transaction.on_commit(lambda: tasks.enqueue_job(job_id, bulk=bulk), robust=True)
 
 
 def job_cancel(*, job: Job) -> bool:
@@ -161,9 +171,43 @@ def job_cancel(*, job: Job) -> bool:
     return bool(updated)
 
 
-def job_delete(*, job: Job) -> None:
-    """Delete a job and every file it stored."""
-    jobs_delete(jobs=Job.objects.filter(pk=job.pk))
+def jobs_trash(*, jobs: QuerySet[Job]) -> list[uuid.UUID]:
+    """Move ``jobs`` to the trash; returns the ids of the jobs moved.
+
+    They leave the history, search, ZIPs and storage totals at once and keep
+    their files until restored or purged. A running job still finishes (and
+    stores what it paid for). Its words leave the search index, so a search
+    stays a walk of that index alone; a restore puts them back.
+    """
+    with transaction.atomic():
+        ids = list(jobs.filter(trashed__isnull=True).values_list("pk", flat=True))
+        Job.objects.filter(pk__in=ids).update(trashed=timezone.now())
+        JobWord.objects.filter(job_id__in=ids).delete()
+    return ids
+
+
+def jobs_restore(*, jobs: QuerySet[Job]) -> int:
+    """Bring trashed ``jobs`` back to the history; returns how many came back."""
+    with transaction.atomic():
+        restored = list(
+            jobs.filter(trashed__isnull=False).only("id", "owner_id", "prompt", "created")
+        )
+        Job.objects.filter(pk__in=[job.pk for job in restored]).update(trashed=None)
+        search.jobs_index(restored)
+    return len(restored)
+
+
+def trash_purge(*, older_than: timedelta) -> int:
+    """Delete for good, files and all, every job trashed more than
+    ``older_than`` ago; returns how many went.
+
+    A job still running is left for a later purge: its worker may yet store
+    files that the purge would miss.
+    """
+    expired = Job.objects.filter(trashed__lt=timezone.now() - older_than).exclude(
+        status=JobStatus.RUNNING
+    )
+    return jobs_delete(jobs=expired)
 
 
 def jobs_delete(*, jobs: QuerySet[Job]) -> int:
@@ -180,6 +224,8 @@ def jobs_delete(*, jobs: QuerySet[Job]) -> int:
         for name in (file_name, thumb_name)
     ]
     with transaction.atomic():
+        # Deleting a job must not hand its spend back to the budget.
+        limits.removed_spend_keep(jobs=jobs)
         _, deleted = jobs.delete()
         transaction.on_commit(lambda: files_delete(names))
     return deleted.get(Job._meta.label, 0)

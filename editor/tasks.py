@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from editor import catalog, pipeline
 
@@ -16,27 +18,33 @@ def run_job(job_id: str) -> None:
     pipeline.run_job(job_id=job_id)
 
 
-def enqueue_job(job_id: str) -> None:
-    run_job.delay(job_id)
+def enqueue_job(job_id: str, *, bulk: bool = False) -> None:
+    """Send a job's message: to the bulk queue when its owner has jobs in flight."""
+    if bulk:
+        run_job.apply_async((job_id,), queue=settings.DARKROOM_BULK_QUEUE)
+    else:
+        run_job.delay(job_id)
 
 
 def waiting_messages() -> int:
-    """How many messages wait in the job queue (not those workers hold).
+    """How many messages wait in the job queues (not those workers hold).
 
     The queue is declared as the workers declare it rather than passively:
     Redis keeps no empty lists, so a passive declare reports an empty queue
     as missing. Every broker answers with the number of ready messages.
     """
     app = run_job.app
-    queue = app.amqp.queues[app.conf.task_default_queue]
+    waiting = 0
     with app.connection_for_read() as connection:
         connection.ensure_connection(
             max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS
         )
         with connection.channel() as channel:
-            # kombu's stubs type the reply as the queue's name.
-            declared: Any = queue.bind(channel).queue_declare()
-    return int(declared.message_count)
+            for queue in app.amqp.queues.values():
+                # kombu's stubs type the reply as the queue's name.
+                declared: Any = queue.bind(channel).queue_declare()
+                waiting += int(declared.message_count)
+    return waiting
 
 
 @shared_task(name="editor.recover_jobs", ignore_result=True)
@@ -49,3 +57,12 @@ def recover_jobs() -> dict[str, int]:
 def sync_providers() -> list[str]:
     """Refresh every provider's models from its listing (periodically, from beat)."""
     return [report.summary() for report in catalog.providers_sync_all()]
+
+
+@shared_task(name="editor.purge_trash", ignore_result=True)
+def purge_trash() -> int:
+    """Delete for good the jobs trashed more than DARKROOM_TRASH_DAYS ago (from beat)."""
+    # Imported here: services imports this module to enqueue jobs.
+    from editor import services
+
+    return services.trash_purge(older_than=timedelta(days=settings.DARKROOM_TRASH_DAYS))

@@ -16,8 +16,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http import HttpRequest as DjangoHttpRequest
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -28,7 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import limits, media, pricing, selectors, services
+from editor import compositing, limits, media, pricing, selectors, services
 from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
 from editor.models import (
     ImageModel,
@@ -75,6 +75,7 @@ def editor(request: HttpRequest) -> HttpResponse:
                     explanation=refusal.message,
                     wait=timedelta(seconds=refusal.retry_after),
                     links=((reverse("editor:history"), "See your jobs"),),
+                    title="Not now: too many jobs",
                 )
             except limits.ModelNotAvailable as refusal:
                 form.add_error("image_model", refusal.message)
@@ -83,6 +84,12 @@ def editor(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, refusal.message)
                 status = 403
             else:
+                if request.htmx and request.htmx.target == "run-panel":
+                    # The workspace keeps the user on the canvas: it shows the
+                    # run in place instead of following a redirect to the job page.
+                    response = render(request, "editor/_run.html", _run_context(job), status=201)
+                    response["X-Darkroom-Job"] = str(job.pk)
+                    return response
                 url = reverse("editor:job", args=[job.pk])
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     else:
@@ -103,6 +110,8 @@ def editor(request: HttpRequest) -> HttpResponse:
         "price": _price(model),
         "limits": _upload_limits(),
         "pick_model": bool(request.GET.get("pick_model")),
+        # The script builds image and run URLs from these.
+        "placeholder_id": _PLACEHOLDER,
     }
     return render(request, template, context, status=status)
 
@@ -243,6 +252,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "cost_source": job.cost_source or None,
         "estimated_cost": str(job.estimated_cost) if job.estimated_cost is not None else None,
         "notices": job.notices,
+        "mask_leak": job.mask_leak,
         "results": [
             {
                 "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
@@ -267,6 +277,7 @@ def _job_context(job: Job) -> dict[str, Any]:
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
         "results": [image for image in images if image.role == ImageRole.RESULT],
+        "raw_results": [image for image in images if image.role == ImageRole.RAW],
         "queue_position": selectors.queue_position(job=job),
     }
 
@@ -306,10 +317,34 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return response
 
 
+def _run_context(job: Job) -> dict[str, Any]:
+    """What the workspace's run panel shows: progress, then the variations."""
+    images = sorted(job.images.all(), key=lambda image: image.position)
+    return {
+        "job": job,
+        "inputs": [image for image in images if image.role == ImageRole.INPUT],
+        "results": [image for image in images if image.role == ImageRole.RESULT],
+        "elapsed": _elapsed(job),
+        "queue_position": selectors.queue_position(job=job) if not job.is_final else None,
+    }
+
+
+@require_GET
+def workspace_run(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The editor's run panel for one job; polling stops (286) once it is final."""
+    job = selectors.job_for_user(user=request.user, job_id=job_id)
+    response = render(request, "editor/_run.html", _run_context(job))
+    if job.is_final:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
 @require_POST
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     services.job_cancel(job=job)
+    if request.htmx and request.htmx.target == "run-panel":
+        return render(request, "editor/_run.html", _run_context(job))
     if request.htmx:
         return render(request, "editor/job.html#job-status", _job_context(job))
     return redirect("editor:job", job_id=job.pk)
@@ -317,10 +352,44 @@ def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @require_POST
 def job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Move the job to the trash; the history then offers Undo."""
     job = selectors.job_for_user(user=request.user, job_id=job_id)
-    services.job_delete(job=job)
+    trashed = services.jobs_trash(jobs=Job.objects.filter(pk=job.pk))
+    _trashed_message(request, trashed)
     url = reverse("editor:history")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+UNDO_TRASH_TAG = "undo-trash"
+
+
+def _trashed_message(request: HttpRequest, job_ids: list[uuid.UUID]) -> None:
+    """ "Moved N jobs to the trash" with an Undo button: the ids ride in the
+    message's tags (see the ``undo_job_ids`` filter), so the button survives
+    the redirect to the history and is shown once."""
+    count = len(job_ids)
+    messages.success(
+        request,
+        f"Moved {count} job{'' if count == 1 else 's'} to the trash.",
+        extra_tags=" ".join([UNDO_TRASH_TAG, *(str(job_id) for job_id in job_ids)]),
+    )
+
+
+@require_GET
+def job_row(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """One history row, for the live status of a running job (htmx poll).
+
+    Polling stops (286) once the job is final; a job gone from the history
+    (trashed, or never the user's) answers 404 like any other.
+    """
+    page = selectors.history_entry(user=request.user, job_id=job_id)
+    if not page.jobs:
+        raise Http404("No such job.")
+    job = page.jobs[0]
+    response = render(request, "editor/history.html#history-row", {"row": _history_rows(page)[0]})
+    if job.is_final:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
 
 
 @require_GET
@@ -388,6 +457,10 @@ class HistoryRow:
     cost: str
     created_iso: str
     created: str
+    # Queued or running: the row polls for its status.
+    live: bool
+    # The share of protected pixels the provider changed, e.g. "52.3 %".
+    leak: str = ""
 
 
 _PLACEHOLDER = uuid.UUID(int=0)
@@ -416,6 +489,8 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 cost=_cost_text(job),
                 created_iso=created.isoformat(),
                 created=created.strftime("%Y-%m-%d %H:%M"),
+                live=not job.is_final,
+                leak=compositing.format_leak(job.mask_leak) if job.mask_leak is not None else "",
             )
         )
     return rows
@@ -462,14 +537,55 @@ def _selected_job_ids(request: HttpRequest, *, action: str) -> list[uuid.UUID] |
 
 @require_POST
 def history_delete(request: HttpRequest) -> HttpResponse:
-    """Delete the selected jobs (the user's own only) with all their files."""
+    """Move the selected jobs (the user's own only) to the trash, with Undo."""
     selected = _selected_job_ids(request, action="deleted")
     if isinstance(selected, str):
         return errors.refusal(request, status=400, title="Nothing deleted", explanation=selected)
     jobs = selectors.jobs_for_user(user=request.user, job_ids=selected)
-    deleted = services.jobs_delete(jobs=jobs)
-    messages.success(request, f"Deleted {deleted} job{'' if deleted == 1 else 's'}.")
+    _trashed_message(request, services.jobs_trash(jobs=jobs))
     url = reverse("editor:history")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+def trash(request: HttpRequest) -> HttpResponse:
+    """The jobs in the trash, to restore or delete for good."""
+    page = selectors.trash_page(user=request.user)
+    purge_after = timedelta(days=settings.DARKROOM_TRASH_DAYS)
+    rows = [
+        (row, timezone.localtime(job.trashed + purge_after))
+        for row, job in zip(_history_rows(page), page.jobs, strict=True)
+        if job.trashed is not None
+    ]
+    context = {"page": page, "rows": rows, "trash_days": settings.DARKROOM_TRASH_DAYS}
+    return render(request, "editor/trash.html", context)
+
+
+@require_POST
+def trash_restore(request: HttpRequest) -> HttpResponse:
+    """Bring the selected jobs back from the trash (Undo, or the trash page)."""
+    selected = _selected_job_ids(request, action="restored")
+    if isinstance(selected, str):
+        return errors.refusal(request, status=400, title="Nothing restored", explanation=selected)
+    jobs = selectors.jobs_for_user(user=request.user, job_ids=selected, trashed=True)
+    restored = services.jobs_restore(jobs=jobs)
+    messages.success(request, f"Restored {restored} job{'' if restored == 1 else 's'}.")
+    # From the trash page back to it; Undo goes to the history.
+    back = "editor:trash" if request.POST.get("back") == "trash" else "editor:history"
+    url = reverse(back)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_POST
+def trash_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the selected trashed jobs for good, with all their files."""
+    selected = _selected_job_ids(request, action="deleted")
+    if isinstance(selected, str):
+        return errors.refusal(request, status=400, title="Nothing deleted", explanation=selected)
+    jobs = selectors.jobs_for_user(user=request.user, job_ids=selected, trashed=True)
+    deleted = services.jobs_delete(jobs=jobs)
+    messages.success(request, f"Deleted {deleted} job{'' if deleted == 1 else 's'} for good.")
+    url = reverse("editor:trash")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 

@@ -305,8 +305,11 @@ def test_downloading_nothing_says_so(alice_client: Client, alice: User) -> None:
     )
 
 
-def test_the_delete_button_confirms_only_a_selection(alice_client: Client, alice: User) -> None:
-    make_job(user=alice)
-    body = alice_client.get("/history/").content.decode()
-    assert 'hx-confirm="Delete the selected jobs' in body
+def test_only_deleting_for_good_asks_first(alice_client: Client, alice: User) -> None:
+    job = make_job(user=alice)
+    # Moving to the trash offers Undo instead of a question.
+    assert "hx-confirm" not in alice_client.get("/history/").content.decode()
+    alice_client.post("/history/delete/", {"jobs": [str(job.pk)]})
+    body = alice_client.get("/history/trash/").content.decode()
+    assert 'hx-confirm="Delete the selected jobs and all their files for good?' in body
     assert "/static/editor/history.js" in body  # skips the question with nothing ticked

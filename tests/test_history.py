@@ -391,7 +391,7 @@ def test_lineage_never_links_another_users_job(alice: Any, bob: Any, alice_clien
 # --- Deleting ----------------------------------------------------------------------
 
 
-def test_selected_jobs_are_deleted_with_all_their_files(
+def test_selected_jobs_go_to_the_trash_and_then_for_good_with_all_their_files(
     alice: Any,
     bob: Any,
     alice_client: Client,
@@ -412,8 +412,21 @@ def test_selected_jobs_are_deleted_with_all_their_files(
             "/history/delete/", {"jobs": [str(job.pk) for job in doomed] + [str(bobs.pk)]}
         )
     assert response.status_code == 302 and response["Location"] == "/history/"
-    assert set(Job.objects.values_list("pk", flat=True)) == {kept.pk, bobs.pk}
+    assert set(Job.objects.filter(trashed=None).values_list("pk", flat=True)) == {
+        kept.pk,
+        bobs.pk,
+    }
     assert not JobWord.objects.filter(job_id__in=[job.pk for job in doomed]).exists()
+    # In the trash the files are kept, for a restore ...
+    assert all(default_storage.exists(name) for name in doomed_files)
+    assert "Moved 2 jobs to the trash." in alice_client.get("/history/").content.decode()
+    # ... until they are deleted for good from there.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(
+            "/history/trash/delete/", {"jobs": [str(job.pk) for job in doomed] + [str(bobs.pk)]}
+        )
+    assert response.status_code == 302 and response["Location"] == "/history/trash/"
+    assert set(Job.objects.values_list("pk", flat=True)) == {kept.pk, bobs.pk}
     assert not any(default_storage.exists(name) for name in doomed_files)
     for image in doomed_images:
         for url in (f"/images/{image.pk}/", f"/images/{image.pk}/thumb/"):
@@ -421,7 +434,7 @@ def test_selected_jobs_are_deleted_with_all_their_files(
     for job in doomed:
         assert alice_client.get(f"/jobs/{job.pk}/").status_code == 404
         assert alice_client.get(f"/jobs/{job.pk}/download/").status_code == 404
-    assert "Deleted 2 jobs." in alice_client.get("/history/").content.decode()
+    assert "Deleted 2 jobs for good." in alice_client.get("/history/trash/").content.decode()
 
 
 def test_deleting_a_selection_costs_the_same_queries_for_two_jobs_or_ten(
@@ -434,7 +447,7 @@ def test_deleting_a_selection_costs_the_same_queries_for_two_jobs_or_ten(
         with CaptureQueriesContext(connection) as queries:
             response = alice_client.post("/history/delete/", {"jobs": [str(j.pk) for j in jobs]})
         assert response.status_code == 302
-        assert not Job.objects.filter(pk__in=[job.pk for job in jobs]).exists()
+        assert not Job.objects.filter(pk__in=[job.pk for job in jobs], trashed=None).exists()
         return len(queries)
 
     assert delete_queries(2) == delete_queries(10)
@@ -446,7 +459,7 @@ def test_another_user_cannot_delete_by_selection(
     job = make_job(user=alice)
     with django_capture_on_commit_callbacks(execute=True):
         bob_client.post("/history/delete/", {"jobs": [str(job.pk)]})
-    assert Job.objects.filter(pk=job.pk).exists()
+    assert Job.objects.filter(pk=job.pk, trashed=None).exists()
     assert job.images.get().file.storage.exists(job.images.get().file.name)
 
 
@@ -562,3 +575,41 @@ def test_pages_are_read_through_the_index(
         assert "SCAN editor_job" not in chosen, chosen
     else:
         assert index in chosen and "Seq Scan on editor_job " not in chosen, chosen
+
+
+# --- Prefix search -----------------------------------------------------------------
+
+
+def test_a_word_being_typed_finds_the_words_it_begins(alice: Any, alice_client: Client) -> None:
+    house = quick_job(alice, "a House by the sea", created=START)
+    houses = quick_job(alice, "two houses and a household", created=START + timedelta(minutes=1))
+    quick_job(alice, "a lighthouse", created=START + timedelta(minutes=2))  # inside, not the start
+    quick_job(alice, "a hose", created=START + timedelta(minutes=3))
+    body = alice_client.get("/history/?q=hous").content.decode()
+    # Newest first, and a job with several matching words once.
+    assert listed_ids(body) == [str(houses.pk), str(house.pk)]
+    assert listed_ids(alice_client.get("/history/?q=HO+se").content.decode()) == [str(house.pk)]
+    assert listed_ids(alice_client.get("/history/?q=housex").content.decode()) == []
+
+
+def test_prefix_search_pages_like_any_search(alice: Any, alice_client: Client) -> None:
+    jobs = [
+        quick_job(alice, f"castle number {index}", created=START + timedelta(minutes=index))
+        for index in range(30)
+    ]
+    assert walk(alice_client, "/history/?q=cas") == [str(job.pk) for job in reversed(jobs)]
+
+
+def test_the_words_of_a_prompt_and_their_beginnings_are_indexed() -> None:
+    from editor import search
+
+    assert search.terms_of("Houses, a cat") == [
+        "houses",
+        "a",
+        "cat",
+        "ho",
+        "hou",
+        "hous",
+        "house",
+        "ca",
+    ]

@@ -222,8 +222,12 @@ ROUTES: dict[str, Fields] = {
         post={"username", "password", "next"},
         baseline=lambda world: {"username": "alice", "password": "not the password"},
     ),
+    "history/trash/": Fields(),
+    "jobs/<uuid:job_id>/row/": Fields(),
     # Last: they delete or end what the others use.
     "jobs/<uuid:job_id>/cancel/": Fields(),
+    "history/trash/restore/": Fields(post={"jobs", "back"}),
+    "history/trash/delete/": Fields(post={"jobs"}),
     "history/delete/": Fields(post={"jobs"}),
     "jobs/<uuid:job_id>/delete/": Fields(),
     "accounts/logout/": Fields(post={"next"}),

@@ -355,6 +355,7 @@ def test_on_s3_a_deleted_job_leaves_nothing_readable(
     assert all(httpx.get(link, timeout=10).status_code == 200 for link in links)
     with django_capture_on_commit_callbacks(execute=True):
         alice_client.post("/history/delete/", {"jobs": [str(alice_job.pk)]})
+        alice_client.post("/history/trash/delete/", {"jobs": [str(alice_job.pk)]})
     storage = images[0].file.storage
     for image in images:
         assert not storage.exists(image.file.name)

@@ -113,7 +113,7 @@ def test_the_status_fragment_stops_polling_once_final(alice_client: Client, alic
     assert "hx-swap-oob" not in running.content.decode()
 
 
-def test_the_owner_can_delete_a_job_and_its_files(
+def test_the_owner_can_trash_a_job_then_delete_it_and_its_files(
     alice_client: Client, finished_job: Job, media_dir: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     names = [
@@ -125,6 +125,10 @@ def test_the_owner_can_delete_a_job_and_its_files(
     assert names and all(default_storage.exists(name) for name in names)
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(f"/jobs/{finished_job.pk}/delete/")
+    assert response.status_code == 302
+    assert Job.objects.get(pk=finished_job.pk).trashed is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/history/trash/delete/", {"jobs": [str(finished_job.pk)]})
     assert response.status_code == 302
     assert not Job.objects.filter(pk=finished_job.pk).exists()
     assert not any(default_storage.exists(name) for name in names)

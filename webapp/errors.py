@@ -89,8 +89,9 @@ def too_many_requests(
     explanation: str,
     wait: timedelta,
     links: tuple[tuple[str, str], ...] = (),
+    title: str = "",
 ) -> HttpResponse:
-    response = refusal(request, status=429, explanation=explanation, links=links)
+    response = refusal(request, status=429, explanation=explanation, links=links, title=title)
     response["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
     return response
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from kombu import Exchange, Queue
 
 # Lets classes such as ModelAdmin[Provider] be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -359,6 +360,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "darkroom"
+# Workers consume both queues, taking from each in turn (kombu's fair cycle
+# on every transport), so one user's burst in the bulk queue cannot hold
+# another user's job in the interactive one (see editor/services.py).
+DARKROOM_BULK_QUEUE = "darkroom-bulk"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, DARKROOM_BULK_QUEUE)
+]
 # At-least-once delivery: the job row, not the message, decides what runs.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -382,6 +391,10 @@ DARKROOM_SWEEP_SECONDS = env_float("DARKROOM_SWEEP_SECONDS", 60.0)
 # How often beat refreshes every provider's models from its listing (new
 # models appear, retired ones are switched off); workers also do it at start.
 DARKROOM_PROVIDER_SYNC_SECONDS = env_float("DARKROOM_PROVIDER_SYNC_SECONDS", 6 * 60 * 60)
+# Trashed jobs are deleted for good, files and all, this many days after
+# being trashed; beat looks for them this often.
+DARKROOM_TRASH_DAYS = env_float("DARKROOM_TRASH_DAYS", 30.0)
+DARKROOM_TRASH_PURGE_SECONDS = env_float("DARKROOM_TRASH_PURGE_SECONDS", 60 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "editor.recover_jobs",
@@ -393,6 +406,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "editor.sync_providers",
         "schedule": DARKROOM_PROVIDER_SYNC_SECONDS,
         "options": {"expires": DARKROOM_PROVIDER_SYNC_SECONDS},
+    },
+    "purge-trash": {
+        "task": "editor.purge_trash",
+        "schedule": DARKROOM_TRASH_PURGE_SECONDS,
+        "options": {"expires": DARKROOM_TRASH_PURGE_SECONDS},
     },
 }
 
@@ -411,6 +429,23 @@ DARKROOM_LOST_AFTER_SECONDS = env_float("DARKROOM_LOST_AFTER_SECONDS", 60.0)
 DARKROOM_REQUEUE_AFTER_SECONDS = env_float("DARKROOM_REQUEUE_AFTER_SECONDS", 600.0)
 # A job whose worker died this many times is failed instead of started again.
 DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)
+
+# --- Limits (site-wide defaults; the admin's "site-wide default limits" row
+# and per-group and per-user limits override them, see editor/limits.py) ----
+
+# USD per calendar month and per day (TIME_ZONE); empty: no limit.
+DARKROOM_MONTHLY_LIMIT = env_str("DARKROOM_MONTHLY_LIMIT")
+DARKROOM_DAILY_LIMIT = env_str("DARKROOM_DAILY_LIMIT")
+# Jobs one user may have queued or running at once, and submit per minute;
+# 0: no cap (the default: an upgrade refuses nothing it accepted before).
+DARKROOM_MAX_ACTIVE_JOBS = env_int("DARKROOM_MAX_ACTIVE_JOBS", 0)
+DARKROOM_JOBS_PER_MINUTE = env_int("DARKROOM_JOBS_PER_MINUTE", 0)
+# How a run of a model without a known price counts against a budget:
+# "block", "allow" (nothing until its real cost is known) or a price in USD.
+DARKROOM_UNPRICED_MODELS = env_str("DARKROOM_UNPRICED_MODELS", "allow")
+# Fairness: a user's first jobs in flight go to the interactive queue, the
+# rest of a burst to the bulk queue; workers take from both in turn.
+DARKROOM_INTERACTIVE_JOBS = env_int("DARKROOM_INTERACTIVE_JOBS", 2)
 
 # --- Providers ------------------------------------------------------------
 

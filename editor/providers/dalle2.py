@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
-from editor import imaging
+from editor import compositing, imaging
 from editor.providers import http, results
 from editor.providers.base import (
     CallObserver,
@@ -60,6 +60,17 @@ MODELS = [
 
 def square_mode(request: ImageRequest) -> Literal["pad", "crop"]:
     return "crop" if request.params.get("square_mode") == "crop" else "pad"
+
+
+def placement_of(squared: imaging.SquaredImage) -> compositing.Placement | None:
+    """Where a padded image sat on its square (in the square before shrinking:
+    a shrink scales both alike), so the answer can be cut back to it."""
+    if squared.squared != "pad":
+        return None
+    width, height = squared.original_size
+    side = max(width, height)
+    box = compositing.Box(x=(side - width) // 2, y=(side - height) // 2, width=width, height=height)
+    return compositing.Placement(box=box, sent_size=(side, side))
 
 
 class Dalle2Adapter(ProviderAdapter):
@@ -129,6 +140,7 @@ class Dalle2Adapter(ProviderAdapter):
         result = self._finish(payload, observer=observer)
         result.notices[:0] = notices
         result.sent_mask = sent_mask
+        result.placement = placement_of(squared)
         return result
 
     def generate(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
@@ -145,11 +157,12 @@ class Dalle2Adapter(ProviderAdapter):
         self, payload: Mapping[str, Any], request: ImageRequest
     ) -> ProviderResult:
         result = self._results(dict(payload), observer=http.NullObserver())
-        if request.images and request.mask is not None:
+        if request.images:
             mode = square_mode(request)
             squared = imaging.square_png(
                 request.images[0].data, mask=request.mask, mode=mode, max_bytes=MAX_IMAGE_BYTES
             )
+            result.placement = placement_of(squared)
             if squared.mask is not None:
                 result.sent_mask = imaging.mask_to_alpha(
                     squared.mask, size=(squared.side, squared.side)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from editor import pricing, selectors
+from editor import compositing, pricing, selectors
 from editor.models import Job, JobImage
 
 register = template.Library()
@@ -59,3 +59,17 @@ def money(amount: Any) -> str:
 def estimated_money(amount: Any) -> str:
     """``≈ $0.04``: an estimate."""
     return pricing.format_money(amount, approximate=True)
+
+
+@register.filter
+def undo_job_ids(message: Any) -> list[str]:
+    """The ids of the jobs a "moved to the trash" message can bring back
+    (carried in its tags, see ``views._trashed_message``); [] for others."""
+    tag, *ids = str(getattr(message, "extra_tags", "") or "-").split() or ["-"]
+    return ids if tag == "undo-trash" else []
+
+
+@register.filter
+def leak_percent(share: Any) -> str:
+    """A job's mask leak (0..1) as a percentage, e.g. "52.3 %"."""
+    return compositing.format_leak(float(share)) if share is not None else ""
