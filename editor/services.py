@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from editor import search, tasks
+from editor import events, search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
@@ -125,6 +125,8 @@ def job_cancel(*, job: Job) -> bool:
         )
     )
     job.refresh_from_db()
+    if updated:
+        events.job_changed(job.pk)
     return bool(updated)
 
 

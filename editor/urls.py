@@ -10,6 +10,7 @@ urlpatterns = [
     path("editor/estimate/", views.editor_estimate, name="estimate"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job-status"),
+    path("jobs/<uuid:job_id>/events/", views.job_events, name="job-events"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("images/<uuid:image_id>/", views.image, name="image"),
