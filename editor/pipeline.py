@@ -38,7 +38,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import compositing, imaging, parameters, pricing
+from editor import compositing, events, imaging, parameters, pricing
 from editor.database import release_connection, with_database_retry
 from editor.heartbeat import beating
 from editor.media import image_store
@@ -100,6 +100,7 @@ class JobObserver:
             updated = 1
         # What follows each stage is a wait on the network.
         release_connection()
+        events.job_changed(self.job.pk)
         if not updated and stage == JobStage.SENDING:
             # Canceled, or given up on by the sweep: stop before anything is
             # sent, so nobody pays for a call whose result would be dropped.
@@ -143,6 +144,7 @@ def job_claim(job_id: str) -> Job | None:
             **_too_many_attempts(limit, now)
         )
         return None
+    events.job_changed(job_id)
     return Job.objects.select_related("image_model__provider").get(pk=job_id)
 
 
@@ -442,6 +444,7 @@ def _lined_up_notice(job: Job, request: ImageRequest) -> str:
         "The result was cut back to the frame you chose (the provider was sent a padded "
         "square). The provider's raw output is kept too."
     )
+    events.job_changed(job.pk)
 
 
 def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:
@@ -489,6 +492,7 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_message=message,
         error_detail=dict(detail or {}),
     )
+    events.job_changed(job.pk)
 
 
 # --- Recovery ------------------------------------------------------------------
@@ -565,6 +569,7 @@ def jobs_recover(
             )
         if outcome:
             logger.warning("Recovered job %s from a stopped worker: %s", pk, outcome)
+            events.job_changed(pk)
             counts[outcome] += 1
     resend = _jobs_to_send_again(waiting_messages=waiting_messages, now=now)
     for pk, heartbeat in resend.values_list("pk", "heartbeat"):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from editor import catalog, pipeline, usage
 

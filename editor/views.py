@@ -26,7 +26,8 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import compositing, limits, media, pricing, selectors, services
+from editor import compositing, events, limits, media, pricing, selectors, services
+from editor.database import release_connection
 from editor.forms import HistoryFilterForm, JobForm, estimate_for, prefill
 from editor.models import (
     ImageModel,
@@ -321,7 +322,16 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    """The live part of the job page; polling stops (286) once the job is final."""
+    """The live part of the job page; polling stops (286) once the job is final.
+
+    A poll that sends the ETag of what it shows and finds nothing new gets a
+    bare 304 from one query, without rendering.
+    """
+    version = selectors.job_version(user=request.user, job_id=job_id)
+    if not version.is_final and request.headers.get("If-None-Match") == version.etag:
+        unchanged = HttpResponse(status=304)
+        unchanged["ETag"] = version.etag
+        return unchanged
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     context = _job_context(job)
     response = render(request, "editor/job.html#job-status", context)
@@ -333,6 +343,33 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         )
         response.content += details.encode()
         response.status_code = HttpResponseStopPolling.status_code
+    # The version read first: a change since then shows at the next poll.
+    response["ETag"] = version.etag
+    return response
+
+
+@require_GET
+def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """Server-sent events for the job page: a ``change`` event whenever the
+    job changes (see editor/events.py). 204 when no push is configured: the
+    browser stops asking and the page polls ``job_status`` instead."""
+    selectors.job_version(user=request.user, job_id=job_id)
+    if not events.enabled():
+        return HttpResponse(status=204)
+    user = request.user
+
+    def read_version() -> selectors.JobVersion:
+        try:
+            return selectors.job_version(user=user, job_id=job_id)
+        finally:
+            # The stream mostly waits: it holds no connection meanwhile.
+            release_connection()
+
+    response = StreamingHttpResponse(
+        events.job_stream(job_id, read_version=read_version), content_type="text/event-stream"
+    )
+    # Nginx would otherwise hold events back in its buffer.
+    response["X-Accel-Buffering"] = "no"
     return response
 
 
