@@ -221,7 +221,13 @@ SESSION_CACHE_ALIAS = "sessions"
 # django-ratelimit prefers memcached or Redis, whose increments are atomic; in
 # the database cache a burst of simultaneous requests may count a few short,
 # which limits of a few per hour tolerate, and no new service is needed.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+SILENCED_SYSTEM_CHECKS = [
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+    # The usage index covers its columns with INCLUDE on PostgreSQL (an
+    # index-only scan); SQLite ignores the extra columns, which is fine there.
+    "models.W040",
+]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -633,7 +639,3 @@ DARKROOM_CSP = env_str("DARKROOM_CSP") or "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-# The usage index covers its columns with INCLUDE on PostgreSQL (an
-# index-only scan); SQLite ignores the extra columns, which is fine there.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
