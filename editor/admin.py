@@ -5,18 +5,29 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest
+from django.contrib.auth.models import Group, User
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from editor import catalog, media, pricing
+from editor import catalog, invites, media, pricing
+from editor.api import tokens
 from editor.forms import check_email_available
-from editor.models import ImageModel, Job, JobImage, Provider
+from editor.models import (
+    ApiToken,
+    GroupPolicy,
+    ImageModel,
+    Invite,
+    Job,
+    JobImage,
+    Provider,
+    SiteLimits,
+    UserLimits,
+)
 from editor.parameters import DEFAULT_LIMITS, PARAMETERS, SIZE
 from editor.providers.base import ProviderError
 
@@ -369,6 +380,157 @@ class UserChangeFormUniqueEmail(UserChangeForm[User]):
 admin.site.unregister(User)
 
 
+class UserLimitsInline(admin.StackedInline[UserLimits, User]):
+    model = UserLimits
+    can_delete = False
+    verbose_name = "limits (empty fields: the user's groups' or the site default)"
+
+
 @admin.register(User)
 class DarkroomUserAdmin(UserAdmin[User]):
     form = UserChangeFormUniqueEmail
+    inlines = [UserLimitsInline]
+
+
+# --- Limits and model access ------------------------------------------------------------
+
+
+class GroupPolicyInline(admin.StackedInline[GroupPolicy, Group]):
+    model = GroupPolicy
+    can_delete = False
+    filter_horizontal = ("providers", "image_models")
+    # One row per group: Django heads it with the singular name.
+    verbose_name = (
+        "limits and model access (no provider and no model chosen: members see every model)"
+    )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class DarkroomGroupAdmin(GroupAdmin):
+    inlines = [GroupPolicyInline]
+
+
+@admin.register(SiteLimits)
+class SiteLimitsAdmin(admin.ModelAdmin[SiteLimits]):
+    """One row: the list opens it directly, and it is never added or deleted."""
+
+    fieldsets = (
+        (
+            None,
+            {
+                "description": "Every user's limits unless their groups or their own limits "
+                "say otherwise. An empty field takes its environment variable "
+                "(DARKROOM_MONTHLY_LIMIT, DARKROOM_DAILY_LIMIT, DARKROOM_MAX_ACTIVE_JOBS, "
+                "DARKROOM_JOBS_PER_MINUTE, DARKROOM_UNPRICED_MODELS); with that empty too, "
+                "there is no limit.",
+                "fields": (
+                    "monthly_limit",
+                    "daily_limit",
+                    "max_active_jobs",
+                    "jobs_per_minute",
+                    "unpriced_policy",
+                    "unpriced_price",
+                ),
+            },
+        ),
+    )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponseRedirect:
+        row = SiteLimits.current()
+        return HttpResponseRedirect(reverse("admin:editor_sitelimits_change", args=[row.pk]))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SiteLimits | None = None) -> bool:
+        return False
+
+
+class InviteAddForm(forms.ModelForm[Invite]):
+    expires_days = forms.FloatField(
+        initial=invites.DEFAULT_EXPIRES_DAYS,
+        min_value=0.01,
+        max_value=365,
+        label="Works for (days)",
+    )
+
+    class Meta:
+        model = Invite
+        fields = ["note"]
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin[Invite]):
+    """Staff create invites here; the link is shown once, on creation."""
+
+    list_display = ["__str__", "created", "expires", "used", "used_by", "created_by"]
+    readonly_fields = ["created", "expires", "used", "used_by", "created_by"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Invite | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = InviteAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Invite | None = None) -> Any:
+        return ["note", "expires_days"] if obj is None else ["note", *self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Invite | None = None) -> Any:
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Invite, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = invites.invite_create(
+            created_by=request.user,  # type: ignore[arg-type]
+            expires_days=form.cleaned_data["expires_days"],
+            note=form.cleaned_data["note"],
+        )
+        # The admin goes on with this object (its change link, its message).
+        obj.pk, obj.token_hash, obj.expires = (
+            created.invite.pk,
+            created.invite.token_hash,
+            created.invite.expires,
+        )
+        messages.warning(
+            request,
+            format_html(
+                "Invite link (shown only now; copy it): <code>{}</code>",
+                request.build_absolute_uri(created.path),
+            ),
+        )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    """Every user's image API tokens; staff revoke them, never read a secret
+    (only its hash is stored)."""
+
+    list_display = ("name", "owner", "prefix_shown", "created", "last_used", "revoked")
+    list_filter = ("revoked",)
+    search_fields = ("name", "prefix", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("owner", "name", "prefix", "created", "last_used", "revoked")
+    exclude = ("secret_hash",)
+    actions = ["revoke_tokens"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A secret is shown once to its owner: users make tokens on their
+        # account page, operators with `manage.py apitoken create`.
+        return False
+
+    @admin.display(description="Prefix")
+    def prefix_shown(self, token: ApiToken) -> str:
+        return f"{token.prefix}…"
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = sum(tokens.token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -18,8 +18,9 @@ from django.forms.utils import ErrorDict
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.html import format_html
 
-from editor import imaging, parameters, pricing, search, selectors
+from editor import compositing, imaging, limits, parameters, pricing, search, selectors
 from editor.models import ImageModel, ImageRole, Job, JobImage, JobKind, JobStatus
 
 
@@ -77,6 +78,26 @@ class StoredImagesField(forms.Field):
         if None in ids:
             raise forms.ValidationError("One of the chosen images was not found.")
         return [image_id for image_id in ids if image_id is not None]
+
+
+class DefaultOnCheckbox(forms.CheckboxInput):
+    """A checkbox that is on unless the form it was shown in was sent with it off.
+
+    An unticked checkbox sends nothing, which a plain checkbox cannot tell
+    from a client that never showed it; a hidden marker beside it can.
+    """
+
+    def marker(self, name: str) -> str:
+        return f"{name}-shown"
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> Any:
+        box = super().render(name, value, attrs, renderer)
+        return box + format_html('<input type="hidden" name="{}" value="1">', self.marker(name))
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> bool:
+        if self.marker(name) not in data and name not in data:
+            return True
+        return bool(super().value_from_datadict(data, files, name))
 
 
 class ModelChoiceWithProvider(forms.ModelChoiceField):
@@ -204,6 +225,18 @@ class JobForm(forms.Form):
         "to change.",
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/webp"}),
     )
+    keep_outside_mask = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Keep everything outside the mask",
+        help_text="Darkroom puts your original pixels back outside the mask, at full "
+        "resolution, whatever the model did there; the provider's raw output is kept too.",
+        widget=DefaultOnCheckbox,
+    )
+    # Set by the editor's outpainting: where the original image sits inside
+    # the extended first image ("x,y,width,height"), so only its pixels are
+    # protected outside the mask.
+    frame = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
     prompt = forms.CharField(
         label="Prompt",
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "make it black and white"}),
@@ -213,8 +246,7 @@ class JobForm(forms.Form):
         label="Model",
         empty_label=None,
         error_messages={
-            "invalid_choice": "That model is not available: it may have been switched off or "
-            "removed since the page was loaded. Choose another model.",
+            "invalid_choice": limits.MODEL_NOT_AVAILABLE,
         },
     )
 
@@ -233,7 +265,9 @@ class JobForm(forms.Form):
         self.user = user
         field = self.fields["image_model"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = ImageModel.objects.usable().order_by("provider__name", "label")
+        # Only the models this user's groups let them see, so a hidden one is
+        # refused with the same words as a switched-off one.
+        field.queryset = ImageModel.objects.available_to(user).order_by("provider__name", "label")
         self.selected_model = self._selected_model(field.queryset)
         if self.selected_model is not None:
             self.fields.update(
@@ -426,6 +460,19 @@ class JobForm(forms.Form):
         )
         return upload
 
+    def clean_frame(self) -> compositing.Box | None:
+        value: str = self.cleaned_data.get("frame", "").strip()
+        if not value:
+            return None
+        if not self.validated_images:
+            if self.errors.get("images"):
+                return None
+            raise forms.ValidationError("A frame needs an image to apply to.")
+        try:
+            return compositing.parse_frame(value, image_size=self.validated_images[0].info.size)
+        except compositing.FrameError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         model = cleaned.get("image_model")
@@ -478,7 +525,15 @@ class JobForm(forms.Form):
 
     def job_parameters(self) -> dict[str, Any]:
         model = self.cleaned_data["image_model"]
-        return parameters.clean_values(self.cleaned_data, self.mode_parameters(model))
+        values = parameters.clean_values(self.cleaned_data, self.mode_parameters(model))
+        if self.validated_mask is not None:
+            # Darkroom's own, not the provider's: adapters send only the
+            # parameters they know.
+            values["keep_outside_mask"] = bool(self.cleaned_data.get("keep_outside_mask"))
+        frame = self.cleaned_data.get("frame")
+        if frame is not None:
+            values["frame"] = str(frame)
+        return values
 
     def estimate(self) -> pricing.Estimate | None:
         """What the validated job should cost."""

@@ -326,7 +326,7 @@ def _thumbnail_of(image: Image.Image, *, size: int) -> bytes:
 
 # --- Masks ------------------------------------------------------------------
 # The canonical mask is an 8-bit greyscale PNG the size of the first image:
-# 255 marks the area to change, 0 the area to keep.
+# 255 marks the area to change, 0 the area to keep, greys a soft (feathered) edge.
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,8 @@ def canonical_mask(data: bytes, *, max_pixels: int) -> CanonicalMask:
 
     A mask with fully transparent pixels follows OpenAI's convention (those
     pixels are the area to change); an opaque mask is black and white with
-    white marking the area to change.
+    white marking the area to change. Partial transparency or grey is a
+    partial change (a feathered edge), kept as grey.
     """
     decoded = _decode(data, max_pixels=max_pixels)
     with decoded.image:
@@ -358,12 +359,13 @@ def canonical_mask(data: bytes, *, max_pixels: int) -> CanonicalMask:
 
 
 def _marked_area(image: Image.Image) -> tuple[Image.Image, MaskConvention]:
+    # Greys between the two are kept: a feathered edge is a soft change, and
+    # providers that read masks as alpha or grey get the same soft edge.
     if "A" in image.getbands():
         alpha = image.getchannel("A")
         if alpha.getextrema()[0] == 0:
-            return alpha.point(lambda value: 255 if value == 0 else 0), "transparent"
-    grey = image.convert("L")
-    return grey.point(lambda value: 255 if value >= 128 else 0), "white"
+            return ImageOps.invert(alpha), "transparent"
+    return image.convert("L"), "white"
 
 
 def mask_area(mask: bytes) -> Image.Image:

@@ -80,6 +80,29 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
             "provider"
         )
 
+    def available_to(self, user: Any) -> ImageModelQuerySet:
+        """The usable models this user may see and run: their groups decide.
+
+        A group restricts when its policy names providers or models. A user in
+        no restricting group sees every usable model; a user in one or more
+        sees what any of them allows. Superusers see everything.
+        """
+        usable = self.usable()
+        if user is None or getattr(user, "is_superuser", False):
+            return usable
+        restricting = GroupPolicy.objects.filter(group__user=user).filter(
+            models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
+        )
+        policy_ids = list(restricting.values_list("pk", flat=True).distinct())
+        if not policy_ids:
+            return usable
+        by_provider = GroupPolicy.providers.through.objects.filter(grouppolicy__in=policy_ids)
+        by_model = GroupPolicy.image_models.through.objects.filter(grouppolicy__in=policy_ids)
+        return usable.filter(
+            models.Q(provider__in=by_provider.values("provider"))
+            | models.Q(pk__in=by_model.values("imagemodel"))
+        )
+
 
 class ImageModel(models.Model):
     """An image model one provider offers, with what it can do.
@@ -149,6 +172,40 @@ class ImageModel(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.enabled and not self.retired_reason and self.provider.enabled
+
+
+class ApiToken(models.Model):
+    """A user's key to Darkroom's image API (``/v1/``).
+
+    Only a hash of the secret is kept: the secret is shown once, when the
+    token is made. ``prefix`` (the secret's first characters) lets its owner
+    recognise it in a list.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked is None
+
+
+class JobSource(models.TextChoices):
+    WEB = "web", "Editor"
+    API = "api", "API"
 
 
 class JobStatus(models.TextChoices):
@@ -223,10 +280,18 @@ class Job(models.Model):
     # What the run was expected to cost when it was submitted (None: unknown).
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # What the job holds of its owner's budget until its real cost is known:
+    # the estimate, or the operator's assumed price for a model without one
+    # (see editor/limits.py, which derives a user's spend from these rows).
+    reserved = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     cost_source = models.CharField(max_length=12, choices=CostSource.choices, blank=True)
     # What Darkroom did to fit the provider ("padded to a square", "mask: white
     # marks the area"), shown to the user beside the job.
     notices = models.JSONField(default=list, blank=True)
+    # Of a masked edit: the share (0..1) of the pixels fully outside the mask
+    # that the provider changed, the highest among its results (see
+    # editor.compositing). None when not measured.
+    mask_leak = models.FloatField(null=True, blank=True)
     result_deadline = models.DateTimeField(null=True, blank=True)
     # The provider's answer, saved the moment it arrives (before results are
     # decoded or downloaded), so a crash afterwards never loses a paid result.
@@ -240,8 +305,24 @@ class Job(models.Model):
     # its files until it is restored or purged, and still counts in spend.
     trashed = models.DateTimeField(null=True, blank=True)
 
+    # Where the job came from: the editor, or the image API with which token.
+    source = models.CharField(max_length=3, choices=JobSource.choices, default=JobSource.WEB)
+    api_token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    # An API client's Idempotency-Key and a hash of the request it came with:
+    # a retry with the same key gets this job back instead of a second call.
+    # NULL, not "": the unique constraint must let every job without a key be.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_hash = models.CharField(max_length=64, blank=True)
+
     class Meta:
         ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"], name="unique_idempotency_key_per_owner"
+            )
+        ]
         indexes = [
             models.Index(fields=["owner", "-created", "-id"], name="job_owner_created"),
             models.Index(fields=["owner", "stored_bytes"], name="job_owner_storage"),
@@ -255,6 +336,28 @@ class Job(models.Model):
             ),
             models.Index(
                 fields=["trashed"], condition=models.Q(trashed__isnull=False), name="job_trash_age"
+            ),
+            # A user's queued and running jobs, counted at every submission.
+            models.Index(
+                fields=["owner"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="job_owner_active",
+            ),
+            # Usage totals by day (editor/usage.py) read the days not yet
+            # rolled up from this index alone on PostgreSQL (an index-only
+            # scan); SQLite, without INCLUDE, reads the rows it points to.
+            models.Index(
+                fields=["created"],
+                include=[
+                    "owner",
+                    "status",
+                    "cost",
+                    "model_label",
+                    "provider_name",
+                    "sent",
+                    "answered",
+                ],
+                name="job_created_usage",
             ),
         ]
 
@@ -277,6 +380,9 @@ class ImageRole(models.TextChoices):
     MASK = "mask", "Mask"
     SENT_MASK = "sent_mask", "Mask as sent"
     RESULT = "result", "Result"
+    # The provider's answer as received, kept when the shown result differs
+    # from it (cropped back, or the original put back outside the mask).
+    RAW = "raw", "Provider's raw output"
 
 
 def image_upload_to(instance: JobImage, filename: str) -> str:
@@ -350,3 +456,218 @@ class JobWord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word} in {self.job_id}"
+
+
+# --- Limits and model access (editor/limits.py reads them) ---------------------
+
+
+class UnpricedPolicy(models.TextChoices):
+    """How a run of a model without a known price counts against a budget."""
+
+    BLOCK = "block", "Refuse it while a budget applies"
+    ALLOW = "allow", "Allow it, counting nothing until its real cost is known"
+    ASSUME = "assume", "Count it at the assumed price below"
+
+
+class LimitValues(models.Model):
+    """Limit fields shared by the site default, a group and a user.
+
+    Empty means "not set here": a user's empty field takes their groups'
+    value, a group's the site default's, the site default's its environment
+    variable (see README, "Budgets and fair use").
+    """
+
+    monthly_limit = models.DecimalField(
+        "monthly limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    daily_limit = models.DecimalField(
+        "daily limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    max_active_jobs = models.PositiveIntegerField(
+        "most jobs queued or running at once", null=True, blank=True
+    )
+    jobs_per_minute = models.PositiveIntegerField(
+        "most jobs submitted per minute", null=True, blank=True
+    )
+
+    class Meta:
+        abstract = True
+
+
+class SiteLimits(LimitValues):
+    """The site-wide default limits: one row (pk 1), edited in the admin."""
+
+    unpriced_policy = models.CharField(
+        "models without a known price",
+        max_length=10,
+        choices=UnpricedPolicy.choices,
+        blank=True,
+        help_text="Empty: DARKROOM_UNPRICED_MODELS decides.",
+    )
+    unpriced_price = models.DecimalField(
+        "assumed price per run (USD)",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text='Used when the choice above is "Count it at the assumed price".',
+    )
+
+    class Meta:
+        verbose_name = "site-wide default limits"
+        verbose_name_plural = "site-wide default limits"
+
+    def __str__(self) -> str:
+        return "Site-wide default limits"
+
+    @classmethod
+    def current(cls) -> SiteLimits:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+
+class UserLimits(LimitValues):
+    """One user's own limits, over their groups' and the site default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="limits"
+    )
+
+    class Meta:
+        verbose_name = "limits"
+        verbose_name_plural = "limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.user}"
+
+
+class GroupPolicy(LimitValues):
+    """A group's limits and which providers and models its members may use.
+
+    With no provider and no model chosen, the group restricts nothing. A user
+    in at least one restricting group sees only what those groups allow.
+    """
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="policy")
+    providers = models.ManyToManyField(
+        Provider,
+        blank=True,
+        related_name="group_policies",
+        help_text="Every model of these providers is allowed.",
+    )
+    image_models = models.ManyToManyField(
+        ImageModel,
+        blank=True,
+        related_name="group_policies",
+        help_text="These models are allowed (beside those of the providers above).",
+    )
+
+    class Meta:
+        verbose_name = "limits and model access"
+        verbose_name_plural = "limits and model access"
+
+    def __str__(self) -> str:
+        return f"Limits and model access of {self.group}"
+
+
+class RemovedJobSpend(models.Model):
+    """What a deleted job had spent or still held of its owner's budget.
+
+    Spend is summed from job rows; deleting a job must not give its money
+    back, so its share stays here, dated as the job was.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=6)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created"], name="removed_spend_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.owner_id} from {self.created:%Y-%m-%d}"
+
+
+class DailyUsage(models.Model):
+    """One user's jobs on one model on one day, summed: what usage pages read.
+
+    Kept by the periodic roll-up (editor/usage.py) for days that are over, so
+    a month or a year of usage is a few thousand rows, not a million jobs.
+    Deleting a job from the history later leaves its day's totals as they
+    were: it was spent.
+    """
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    provider_name = models.CharField(max_length=64)
+    model_label = models.CharField(max_length=200)
+    jobs = models.PositiveIntegerField()
+    failures = models.PositiveIntegerField()
+    cost = models.DecimalField(max_digits=14, decimal_places=6)
+    # The provider's own time (answered - sent), summed over the jobs that
+    # have both, so an average over any range is one division.
+    provider_seconds = models.FloatField()
+    timed_jobs = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "owner", "provider_name", "model_label"], name="unique_daily_usage"
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "day"], name="dailyusage_owner_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id} {self.model_label}"
+
+
+class UsageRollup(models.Model):
+    """The single row saying through which day DailyUsage is complete.
+
+    Days after it are summed from the jobs themselves, so totals are right
+    even before the first roll-up ran.
+    """
+
+    complete_through = models.DateField()
+
+    def __str__(self) -> str:
+        return f"usage rolled up through {self.complete_through}"
+
+
+class Invite(models.Model):
+    """A single-use sign-up link. Only a hash of its token is kept, so the
+    database alone cannot be used to sign up."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Who it is for, to recognise it later."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    used = models.DateTimeField(null=True, blank=True, editable=False)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.note or f"invite #{self.pk}"

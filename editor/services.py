@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,22 +15,42 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from editor import search, tasks
+from editor import events, limits, search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
     FINAL_STATUSES,
+    ApiToken,
     ImageModel,
     ImageRole,
     Job,
     JobImage,
     JobKind,
+    JobSource,
     JobStage,
     JobStatus,
     JobWord,
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobOrigin:
+    """A job made through the image API: which token, and the client's
+    Idempotency-Key with the hash of its request (unique per user)."""
+
+    api_token: ApiToken
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+    def job_fields(self) -> dict[str, Any]:
+        return {
+            "source": JobSource.API,
+            "api_token": self.api_token,
+            "idempotency_key": self.idempotency_key,
+            "request_hash": self.request_hash,
+        }
 
 
 def job_create(
@@ -42,15 +63,26 @@ def job_create(
     mask: ValidatedMask | None = None,
     parent: Job | None = None,
     estimated_cost: Decimal | None = None,
+    now: datetime | None = None,
+    origin: JobOrigin | None = None,
 ) -> Job:
     """Store a validated job with its files and queue it once committed.
 
-    If anything fails part-way, files already written are removed again, so a
-    failed create leaves nothing behind.
+    Raises ``limits.SubmissionRefused`` (``ModelNotAvailable``, ``OverBudget``,
+    ``RateLimited``) before anything is stored or queued when the user may not
+    run it now. If anything fails part-way, files already written are removed
+    again, so a failed create leaves nothing behind.
     """
     stored: list[JobImage] = []
     try:
         with transaction.atomic():
+            reserved = limits.submission_admit(
+                user=user,
+                image_model=image_model,
+                estimated_cost=estimated_cost,
+                now=now or timezone.now(),
+            )
+            bulk = limits.is_bulk(user=user)
             job = Job.objects.create(
                 owner=user,
                 kind=JobKind.EDIT if images else JobKind.GENERATE,
@@ -61,6 +93,8 @@ def job_create(
                 params=params,
                 parent=parent,
                 estimated_cost=estimated_cost,
+                reserved=reserved,
+                **(origin.job_fields() if origin else {}),
             )
             search.jobs_index([job])
             for position, image in enumerate(images):
@@ -93,7 +127,7 @@ def job_create(
             if notices:
                 job.notices = notices
                 job.save(update_fields=["notices"])
-            job_enqueue(job=job)
+            job_enqueue(job=job, bulk=bulk)
     except BaseException:
         files_delete(name for image in stored for name in (image.file.name, image.thumbnail.name))
         raise
@@ -106,11 +140,17 @@ def _mask_notice(convention: str) -> str:
     return "Mask read as white = area to change, black = keep."
 
 
-def job_enqueue(*, job: Job) -> None:
+def job_enqueue(*, job: Job, bulk: bool = False) -> None:
+    """Send the job to the workers once committed.
+
+    ``bulk``: the owner already has jobs in flight, so this one joins the bulk
+    queue, which workers read in turn with the interactive one: a burst from
+    one user waits behind itself, not in front of everyone else's jobs.
+    """
     job_id = str(job.id)
     # robust: with the broker down the job is still saved and the user sees
     # its page; the periodic sweep sends the message once the broker is back.
-    transaction.on_commit(lambda: tasks.run_job.delay(job_id), robust=True)
+    transaction.on_commit(lambda: tasks.enqueue_job(job_id, bulk=bulk), robust=True)
 
 
 def job_cancel(*, job: Job) -> bool:
@@ -128,6 +168,8 @@ def job_cancel(*, job: Job) -> bool:
         )
     )
     job.refresh_from_db()
+    if updated:
+        events.job_changed(job.pk)
     return bool(updated)
 
 
@@ -184,6 +226,8 @@ def jobs_delete(*, jobs: QuerySet[Job]) -> int:
         for name in (file_name, thumb_name)
     ]
     with transaction.atomic():
+        # Deleting a job must not hand its spend back to the budget.
+        limits.removed_spend_keep(jobs=jobs)
         _, deleted = jobs.delete()
         transaction.on_commit(lambda: files_delete(names))
     return deleted.get(Job._meta.label, 0)

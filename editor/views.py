@@ -11,11 +11,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http import HttpRequest as DjangoHttpRequest
 from django.http.response import HttpResponseBase
@@ -28,9 +26,18 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import media, pricing, selectors, services
-from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
-from editor.models import ImageModel, ImageRole, Job, JobImage, JobStatus, ProviderKind
+from editor import compositing, events, limits, media, pricing, selectors, services
+from editor.database import release_connection
+from editor.forms import HistoryFilterForm, JobForm, estimate_for, prefill
+from editor.models import (
+    ImageModel,
+    ImageRole,
+    Job,
+    JobImage,
+    JobSource,
+    JobStatus,
+    ProviderKind,
+)
 from webapp import errors, timezones, uploads
 
 
@@ -47,21 +54,43 @@ def editor(request: HttpRequest) -> HttpResponse:
         data, files = request.POST, request.FILES  # read first: reading may stop an upload
         refused = uploads.refused_upload(request)
         form = JobForm(data, files, user=request.user, refused_upload=refused)
+        status = 413 if refused else 400
         if form.is_valid():
             estimate = form.estimate()
-            job = services.job_create(
-                user=request.user,
-                image_model=form.cleaned_data["image_model"],
-                prompt=form.cleaned_data["prompt"],
-                params=form.job_parameters(),
-                images=form.validated_images,
-                mask=form.validated_mask,
-                parent=form.cleaned_data.get("parent"),
-                estimated_cost=estimate.amount if estimate else None,
-            )
-            url = reverse("editor:job", args=[job.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-        status = 413 if refused else 400
+            try:
+                job = services.job_create(
+                    user=request.user,
+                    image_model=form.cleaned_data["image_model"],
+                    prompt=form.cleaned_data["prompt"],
+                    params=form.job_parameters(),
+                    images=form.validated_images,
+                    mask=form.validated_mask,
+                    parent=form.cleaned_data.get("parent"),
+                    estimated_cost=estimate.amount if estimate else None,
+                )
+            except limits.RateLimited as refusal:
+                return errors.too_many_requests(
+                    request,
+                    explanation=refusal.message,
+                    wait=timedelta(seconds=refusal.retry_after),
+                    links=((reverse("editor:history"), "See your jobs"),),
+                    title="Not now: too many jobs",
+                )
+            except limits.ModelNotAvailable as refusal:
+                form.add_error("image_model", refusal.message)
+            except limits.SubmissionRefused as refusal:
+                # Over budget: shown on the form, which keeps what was entered
+                # (a 400 like any form error, which the editor's script shows).
+                form.add_error(None, refusal.message)
+            else:
+                if request.htmx and request.htmx.target == "run-panel":
+                    # The workspace keeps the user on the canvas: it shows the
+                    # run in place instead of following a redirect to the job page.
+                    response = render(request, "editor/_run.html", _run_context(job), status=201)
+                    response["X-Darkroom-Job"] = str(job.pk)
+                    return response
+                url = reverse("editor:job", args=[job.pk])
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     else:
         form = JobForm(initial=prefill(user=request.user, query=request.GET), user=request.user)
         status = 200
@@ -80,6 +109,8 @@ def editor(request: HttpRequest) -> HttpResponse:
         "price": _price(model),
         "limits": _upload_limits(),
         "pick_model": bool(request.GET.get("pick_model")),
+        # The script builds image and run URLs from these.
+        "placeholder_id": _PLACEHOLDER,
     }
     return render(request, template, context, status=status)
 
@@ -169,7 +200,11 @@ def editor_estimate(request: HttpRequest) -> HttpResponse:
     of images and prompt characters come from the page, since the files are
     not sent until Run.
     """
-    model = ImageModel.objects.usable().filter(pk=_int(request.GET.get("image_model"))).first()
+    model = (
+        ImageModel.objects.available_to(request.user)
+        .filter(pk=_int(request.GET.get("image_model")))
+        .first()
+    )
     estimate = None
     if model is not None:
         estimate = estimate_for(
@@ -198,6 +233,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         return value.isoformat() if value else None
 
     results = [image for image in job.images.all() if image.role == ImageRole.RESULT]
+    raw_outputs = [image for image in job.images.all() if image.role == ImageRole.RAW]
     return {
         "id": str(job.pk),
         "status": job.status,
@@ -216,6 +252,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "cost_source": job.cost_source or None,
         "estimated_cost": str(job.estimated_cost) if job.estimated_cost is not None else None,
         "notices": job.notices,
+        "mask_leak": job.mask_leak,
         "results": [
             {
                 "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
@@ -225,6 +262,17 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
                 "bytes": image.bytes,
             }
             for image in results
+        ],
+        # The provider's answers as received, where the results differ from them.
+        "raw_outputs": [
+            {
+                "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
+                "position": image.position,
+                "width": image.width,
+                "height": image.height,
+                "format": image.format,
+            }
+            for image in raw_outputs
         ],
     }
 
@@ -247,6 +295,7 @@ def _job_context(job: Job, *, variation: str | None = None) -> dict[str, Any]:
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
         "results": results,
+        "raw_results": [image for image in images if image.role == ImageRole.RAW],
         "queue_position": selectors.queue_position(job=job),
     }
 
@@ -273,7 +322,16 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    """The live part of the job page; polling stops (286) once the job is final."""
+    """The live part of the job page; polling stops (286) once the job is final.
+
+    A poll that sends the ETag of what it shows and finds nothing new gets a
+    bare 304 from one query, without rendering.
+    """
+    version = selectors.job_version(user=request.user, job_id=job_id)
+    if not version.is_final and request.headers.get("If-None-Match") == version.etag:
+        unchanged = HttpResponse(status=304)
+        unchanged["ETag"] = version.etag
+        return unchanged
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     context = _job_context(job)
     response = render(request, "editor/job.html#job-status", context)
@@ -285,6 +343,55 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         )
         response.content += details.encode()
         response.status_code = HttpResponseStopPolling.status_code
+    # The version read first: a change since then shows at the next poll.
+    response["ETag"] = version.etag
+    return response
+
+
+@require_GET
+def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """Server-sent events for the job page: a ``change`` event whenever the
+    job changes (see editor/events.py). 204 when no push is configured: the
+    browser stops asking and the page polls ``job_status`` instead."""
+    selectors.job_version(user=request.user, job_id=job_id)
+    if not events.enabled():
+        return HttpResponse(status=204)
+    user = request.user
+
+    def read_version() -> selectors.JobVersion:
+        try:
+            return selectors.job_version(user=user, job_id=job_id)
+        finally:
+            # The stream mostly waits: it holds no connection meanwhile.
+            release_connection()
+
+    response = StreamingHttpResponse(
+        events.job_stream(job_id, read_version=read_version), content_type="text/event-stream"
+    )
+    # Nginx would otherwise hold events back in its buffer.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _run_context(job: Job) -> dict[str, Any]:
+    """What the workspace's run panel shows: progress, then the variations."""
+    images = sorted(job.images.all(), key=lambda image: image.position)
+    return {
+        "job": job,
+        "inputs": [image for image in images if image.role == ImageRole.INPUT],
+        "results": [image for image in images if image.role == ImageRole.RESULT],
+        "elapsed": _elapsed(job),
+        "queue_position": selectors.queue_position(job=job) if not job.is_final else None,
+    }
+
+
+@require_GET
+def workspace_run(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The editor's run panel for one job; polling stops (286) once it is final."""
+    job = selectors.job_for_user(user=request.user, job_id=job_id)
+    response = render(request, "editor/_run.html", _run_context(job))
+    if job.is_final:
+        response.status_code = HttpResponseStopPolling.status_code
     return response
 
 
@@ -292,6 +399,8 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     services.job_cancel(job=job)
+    if request.htmx and request.htmx.target == "run-panel":
+        return render(request, "editor/_run.html", _run_context(job))
     if request.htmx:
         return render(request, "editor/job.html#job-status", _job_context(job))
     return redirect("editor:job", job_id=job.pk)
@@ -397,6 +506,8 @@ class HistoryRow:
     status: str
     status_label: str
     kind_label: str
+    # Made through the image API (/v1/), not the editor.
+    from_api: bool
     model: str
     provider: str
     cost: str
@@ -404,6 +515,8 @@ class HistoryRow:
     created: str
     # Queued or running: the row polls for its status.
     live: bool
+    # The share of protected pixels the provider changed, e.g. "52.3 %".
+    leak: str = ""
 
 
 _PLACEHOLDER = uuid.UUID(int=0)
@@ -426,12 +539,14 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 status=job.status,
                 status_label=job.get_status_display(),
                 kind_label=job.get_kind_display(),
+                from_api=job.source == JobSource.API,
                 model=job.model_label,
                 provider=job.provider_name,
                 cost=_cost_text(job),
                 created_iso=created.isoformat(),
                 created=timezones.when_text(created),
                 live=not job.is_final,
+                leak=compositing.format_leak(job.mask_leak) if job.mask_leak is not None else "",
             )
         )
     return rows
@@ -610,26 +725,6 @@ def time_zone(request: HttpRequest) -> HttpResponse:
         "now": timezone.localtime(),
     }
     return render(request, "registration/time_zone.html", context)
-
-
-@login_not_required
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("editor:editor")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                user = form.save()
-        except IntegrityError:
-            # Someone took the name or the address since the form was checked.
-            form.add_error(None, "That username or e-mail address was just taken; try another.")
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("editor:editor")
-    context = {"form": form, "heading": "Create your account", "button": "Sign up"}
-    return render(request, "registration/signup.html", context)
 
 
 _password_reset_view = auth_views.PasswordResetView.as_view(

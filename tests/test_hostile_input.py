@@ -190,6 +190,24 @@ ROUTES: dict[str, Fields] = {
             "password2": "a long passphrase 42",
         },
     ),
+    "accounts/signup/invite/<str:token>/": Fields(
+        anonymous=True,
+        post={*SignupForm.base_fields},
+        baseline=lambda world: {
+            "username": "invited",
+            "email": "invited@example.com",
+            "password1": "a long passphrase 42",
+            "password2": "a long passphrase 42",
+        },
+    ),
+    "accounts/confirm-email/<str:token>/": Fields(anonymous=True),
+    "accounts/": Fields(),
+    "accounts/email/": Fields(
+        post={"email", "password"},
+        baseline=lambda world: {"email": "new@example.com", "password": "not the password"},
+    ),
+    "operator/usage/": Fields(get={"date_from", "date_to"}),
+    "operator/usage/export.csv": Fields(get={"date_from", "date_to"}),
     "accounts/login/": Fields(
         anonymous=True,
         get={"next"},
@@ -233,6 +251,10 @@ ROUTES: dict[str, Fields] = {
     "history/trash/delete/": Fields(post={"jobs"}),
     "history/delete/": Fields(post={"jobs"}),
     "jobs/<uuid:job_id>/delete/": Fields(),
+    "accounts/delete/": Fields(
+        post={"password", "confirm"},
+        baseline=lambda world: {"password": "not the password", "confirm": "delete"},
+    ),
     "accounts/logout/": Fields(post={"next"}),
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
 
 from editor import imaging
 from tests.images import (
@@ -239,7 +239,8 @@ def test_other_formats_are_refused() -> None:
 
 def test_a_mask_is_read_upright_and_16_bit_grey_is_not_clipped() -> None:
     # Raw 20x10 turned by orientation 6 into 10x20; a dark grey (20000 of
-    # 65535) is "keep" and only the white band is the area to change.
+    # 65535) stays a dark grey (78 of 255; clipping would make it white), and
+    # only the white band is fully the area to change.
     raw = Image.new("I", (20, 10), 20000)
     raw.paste(65535, (0, 0, 20, 3))  # the top band of the raw pixels...
     exif = Image.Exif()
@@ -252,7 +253,26 @@ def test_a_mask_is_read_upright_and_16_bit_grey_is_not_clipped() -> None:
     assert mask.convention == "white" and not mask.empty
     # ...is the right-hand band once upright (turned 90° clockwise).
     assert area.getpixel((9, 10)) == 255
-    assert area.getpixel((2, 10)) == 0
+    assert area.getpixel((2, 10)) == 78
+
+
+@pytest.mark.parametrize("convention", ["white", "transparent"])
+def test_a_feathered_mask_keeps_its_soft_edge(convention: str) -> None:
+    # 0 (keep) to 255 (change), left to right.
+    ramp = Image.new("L", (256, 4))
+    ramp.putdata([x for _ in range(4) for x in range(256)])
+    if convention == "white":
+        data = encoded(ramp)
+    else:
+        rgba = Image.new("RGBA", ramp.size, (0, 0, 0, 255))
+        rgba.putalpha(ImageOps.invert(ramp))
+        data = encoded(rgba)
+    mask = imaging.canonical_mask(data, max_pixels=LIMIT)
+    area = open_bytes(mask.png)
+    assert mask.convention == convention
+    assert [area.getpixel((x, 1)) for x in (0, 64, 128, 200, 255)] == [0, 64, 128, 200, 255]
+    alpha = open_bytes(imaging.mask_to_alpha(mask.png)).getchannel("A")
+    assert [alpha.getpixel((x, 1)) for x in (0, 128, 255)] == [255, 127, 0]
 
 
 def test_a_converted_cmyk_image_does_not_carry_the_cmyk_profile() -> None:

@@ -28,6 +28,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from editor.api import errors as api_errors
+
 TITLES = {
     400: "The request could not be used",
     403: "Not allowed",
@@ -53,8 +55,11 @@ def refusal(
 
     ``use_request_context=False`` renders without the request's context
     processors (no session, no database): for a server error, whose cause
-    may be exactly those.
+    may be exactly those. Under /v1/ (the image API) the refusal is the
+    API's JSON error instead, which its clients read.
     """
+    if api_errors.is_api_request(request):
+        return api_errors.error_response(status=status, message=explanation)
     context = {
         "status": status,
         "title": title or TITLES.get(status, "The request could not be used"),
@@ -84,8 +89,9 @@ def too_many_requests(
     explanation: str,
     wait: timedelta,
     links: tuple[tuple[str, str], ...] = (),
+    title: str = "",
 ) -> HttpResponse:
-    response = refusal(request, status=429, explanation=explanation, links=links)
+    response = refusal(request, status=429, explanation=explanation, links=links, title=title)
     response["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
     return response
 
@@ -225,7 +231,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def method_not_allowed(request: HttpRequest, allowed: list[str]) -> HttpResponse:
-    if "POST" in allowed and request.method == "GET":
+    if "POST" in allowed and request.method == "GET" and not api_errors.is_api_request(request):
         explanation = "This address takes a form, not a visit: use the button on its page."
     else:
         methods = ", ".join(allowed) or "none"

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
+from editor.compositing import Placement
 from editor.imaging import ImageInfo
 
 
@@ -75,6 +76,9 @@ class ProviderResult:
     sent_mask: bytes | None = None
     # When the provider's result URLs stop working, if it gave URLs.
     result_deadline: datetime | None = None
+    # Where the first image sat in what was sent, when the adapter had to
+    # place it on a larger canvas (padding to a square): results are cut back.
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)

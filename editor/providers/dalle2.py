@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
-from editor import imaging
+from editor import compositing, imaging
 from editor.providers import http, results
 from editor.providers.base import (
     CallObserver,
@@ -60,6 +60,31 @@ MODELS = [
 
 def square_mode(request: ImageRequest) -> Literal["pad", "crop"]:
     return "crop" if request.params.get("square_mode") == "crop" else "pad"
+
+
+def placement_of(squared: imaging.SquaredImage) -> compositing.Placement | None:
+    """How the square sent lines up with the user's image, as ``square_png``
+    made it (in the square before shrinking: a shrink scales both alike).
+
+    Padded: the image sat centred on the square, and the answer is cut back
+    to it. Cropped: the square was the image's centre, and the answer is
+    measured and kept against that part.
+    """
+    width, height = squared.original_size
+    if squared.squared == "pad":
+        side = max(width, height)
+        box = compositing.Box(
+            x=(side - width) // 2, y=(side - height) // 2, width=width, height=height
+        )
+        return compositing.Placement(box=box, sent_size=(side, side))
+    if squared.squared == "crop":
+        side = min(width, height)
+        whole = compositing.Box(x=0, y=0, width=side, height=side)
+        region = compositing.Box(
+            x=-((side - width) // 2), y=-((side - height) // 2), width=side, height=side
+        )
+        return compositing.Placement(box=whole, sent_size=(side, side), region=region)
+    return None
 
 
 class Dalle2Adapter(ProviderAdapter):
@@ -129,6 +154,7 @@ class Dalle2Adapter(ProviderAdapter):
         result = self._finish(payload, observer=observer)
         result.notices[:0] = notices
         result.sent_mask = sent_mask
+        result.placement = placement_of(squared)
         return result
 
     def generate(self, request: ImageRequest, *, observer: CallObserver) -> ProviderResult:
@@ -145,11 +171,12 @@ class Dalle2Adapter(ProviderAdapter):
         self, payload: Mapping[str, Any], request: ImageRequest
     ) -> ProviderResult:
         result = self._results(dict(payload), observer=http.NullObserver())
-        if request.images and request.mask is not None:
+        if request.images:
             mode = square_mode(request)
             squared = imaging.square_png(
                 request.images[0].data, mask=request.mask, mode=mode, max_bytes=MAX_IMAGE_BYTES
             )
+            result.placement = placement_of(squared)
             if squared.mask is not None:
                 result.sent_mask = imaging.mask_to_alpha(
                     squared.mask, size=(squared.side, squared.side)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from editor import pricing, selectors
+from editor import compositing, pricing, selectors
 from editor.models import Job, JobImage
 from webapp import timezones
 
@@ -68,6 +68,12 @@ def undo_job_ids(message: Any) -> list[str]:
     (carried in its tags, see ``views._trashed_message``); [] for others."""
     tag, *ids = str(getattr(message, "extra_tags", "") or "-").split() or ["-"]
     return ids if tag == "undo-trash" else []
+
+
+@register.filter
+def leak_percent(share: Any) -> str:
+    """A job's mask leak (0..1) as a percentage, e.g. "52.3 %"."""
+    return compositing.format_leak(float(share)) if share is not None else ""
 
 
 @register.filter

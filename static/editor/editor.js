@@ -1,19 +1,29 @@
-// The editor page: images in order, the mask painter, the model picker, and submit.
+// The editor page: images in order, the mask painter, the model picker, and
+// the workspace around them (run in place, variations, continue, filmstrip).
 //
-// The plain <form> works without this script. With it, the script keeps the
-// chosen images itself (a file input can't be reordered), builds the request
-// body in the user's order with the painted mask, and shows the server's
-// answer without a reload.
+// The plain <form> works without this script (Run then goes to the job page).
+// With it, the script keeps the chosen images itself (a file input can't be
+// reordered), builds the request body in the user's order with the painted
+// mask, shows the run and its results beside the image, and keeps the whole
+// workspace in IndexedDB so a reload, Back or a crashed tab loses nothing.
+import "./poll-when-visible.js";
+import { CompareOverlay } from "./compare.js";
 import { watchEstimate } from "./cost-estimate.js";
+import { renderFilmstrip } from "./filmstrip.js";
 import { enhanceModelPicker } from "./model-picker.js";
+import { watchOutpaint } from "./outpaint.js";
 import { MaskPainter } from "./painter.js";
 import { watchSizeFields } from "./size-field.js";
+import { workspaceStore } from "./workspace-store.js";
 
 const FORMATS = { "image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "image/gif": "GIF" };
 // The image as the browser shows it, turned upright by its EXIF orientation:
 // the server stores it upright too, so the painted mask fits what is stored.
 // Every decode (sizes, painter, masks) goes through these options.
 const DECODE = { imageOrientation: "from-image" };
+// The id the page puts in its URL templates (data-image-url and friends).
+const PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
+const SNAPSHOT_VERSION = 1;
 
 const form = document.getElementById("job-form");
 if (form) setUp(form);
@@ -48,7 +58,16 @@ function setUp(form) {
 
   const painter = new MaskPainter(painterRoot, {
     announce: (text) => (painterStatus.textContent = text),
+    onChange: () => {
+      maskVersion += 1;
+      edited();
+    },
   });
+  watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
+  // Bumped whenever the mask changes, so a save encodes it only when it did.
+  let maskVersion = 0;
+  // Settles once the painter shows the current first image.
+  let painterReady = Promise.resolve();
   const picker = enhanceModelPicker(select);
   const estimate = watchEstimate(form, { countImages: () => items.length });
   watchSizeFields(form);
@@ -190,6 +209,7 @@ function setUp(form) {
     }
     const summary = added ? `${plural(added, "image")} ${how}.` : "";
     say([summary, ...problems].filter(Boolean).join(" "), problems.length > 0);
+    if (added) dirty = true;
     changed();
   }
 
@@ -199,6 +219,7 @@ function setUp(form) {
     const [item] = items.splice(index, 1);
     items.splice(target, 0, item);
     say(`“${item.name}” is now image ${target + 1} of ${items.length}.${target === 0 ? " The mask applies to it." : ""}`);
+    dirty = true;
     changed(item.key, by < 0 ? "earlier" : "later");
   }
 
@@ -206,6 +227,7 @@ function setUp(form) {
     const [item] = items.splice(index, 1);
     if (item.file) URL.revokeObjectURL(item.url);
     say(`“${item.name}” removed.`);
+    dirty = true;
     changed(items[Math.min(index, items.length - 1)]?.key, "remove");
   }
 
@@ -279,6 +301,7 @@ function setUp(form) {
     const [item] = items.splice(from, 1);
     items.splice(to, 0, item);
     say(`“${item.name}” is now image ${to + 1} of ${items.length}.`);
+    dirty = true;
     changed();
   });
   list.addEventListener("dragend", () => (dragged = null));
@@ -340,6 +363,7 @@ function setUp(form) {
     const bitmap = await loadBitmap(first.file || first.url);
     if (painterKey !== first.key) return;
     painter.setImage(bitmap);
+    maskVersion += 1;
     if (hadMask) {
       painterStatus.textContent =
         previous && previous.width === bitmap.width && previous.height === bitmap.height
@@ -389,6 +413,11 @@ function setUp(form) {
       painter.setSpaceHeld(true);
       return;
     }
+    // Before the button check: Shift+Enter continues even from a variation's button.
+    if (!(event.ctrlKey || event.metaKey || event.altKey) && workspaceKey(event)) {
+      event.preventDefault();
+      return;
+    }
     if (event.target.closest?.("button") && (event.key === "Enter" || event.key === " ")) return;
     if (painter.handleKey(event)) event.preventDefault();
   });
@@ -402,9 +431,11 @@ function setUp(form) {
     renderList(focusKey, focusWhat);
     updateModels();
     updateParameterModes();
-    updatePainter().catch((error) => (painterStatus.textContent = error.message));
+    painterReady = updatePainter().catch((error) => (painterStatus.textContent = error.message));
     checkImageCount();
     estimate.update();
+    updateRunControls();
+    scheduleSave();
   }
 
   /** Warn when the chosen model takes fewer images than chosen; false if so. */
@@ -465,12 +496,19 @@ function setUp(form) {
     const label = submitButton.textContent;
     submitButton.textContent = "Sending…";
     try {
+      const sent = [...items];
       const body = await buildBody(current);
       const response = await send(body, (fraction) => {
         submitButton.textContent = fraction < 1 ? `Uploading ${Math.round(fraction * 100)}%` : "Starting…";
       });
+      if (response.status === 201 && response.getResponseHeader("X-Darkroom-Job")) {
+        clearFieldErrors();
+        runStarted(sent, response.responseText);
+        return;
+      }
       const redirect = response.getResponseHeader("HX-Redirect");
       if (redirect) {
+        dirty = false;
         window.location.assign(redirect);
         return;
       }
@@ -501,13 +539,22 @@ function setUp(form) {
       body.delete(name);
     }
     const order = [];
-    for (const item of items) {
-      if (item.file) {
-        body.append("images", item.file, item.file.name || "pasted.png");
+    // Outpainting: the first image goes as the extended canvas, with its frame.
+    const masked = items.length && current && current.supportsMask && painter.image;
+    const extended = masked ? await painter.exportExtendedImage() : null;
+    body.delete("frame");
+    if (extended) body.set("frame", extended.frame);
+    for (const [index, item] of items.entries()) {
+      if (index === 0 && extended) {
+        body.append("images", extended.blob, "extended.png");
         order.push("upload");
-      } else {
+      } else if (item.sourceId) {
+        // Once stored by a run, an image is referred to, not uploaded again.
         body.append("source_image", item.sourceId);
         order.push(item.sourceId);
+      } else {
+        body.append("images", item.file, item.file.name || "pasted.png");
+        order.push("upload");
       }
     }
     body.set("image_order", order.join(","));
@@ -523,6 +570,8 @@ function setUp(form) {
       const request = new XMLHttpRequest();
       request.open("POST", form.action);
       request.setRequestHeader("HX-Request", "true");
+      // The run panel is the target: the server answers with it, not a redirect.
+      request.setRequestHeader("HX-Target", "run-panel");
       request.upload.addEventListener("progress", (event) => {
         if (event.lengthComputable) onProgress(event.loaded / event.total);
       });
@@ -535,8 +584,7 @@ function setUp(form) {
   /** Show the server's field errors in place, keeping the images and the mask. */
   function showErrors(html) {
     const answer = new DOMParser().parseFromString(html, "text/html");
-    for (const old of form.querySelectorAll(".field .errors")) old.remove();
-    for (const field of form.querySelectorAll(".field.has-error")) field.classList.remove("has-error");
+    clearFieldErrors();
     let firstError = null;
     for (const field of answer.querySelectorAll(".field[id^='field-']")) {
       const errors = field.querySelector(".errors");
@@ -553,6 +601,12 @@ function setUp(form) {
       firstError.scrollIntoView({ block: "center" });
       (firstError.querySelector("input:not([type=hidden]), textarea, select") || firstError).focus?.();
     }
+  }
+
+  function clearFieldErrors() {
+    for (const old of form.querySelectorAll(".field .errors")) old.remove();
+    for (const field of form.querySelectorAll(".field.has-error")) field.classList.remove("has-error");
+    document.getElementById("form-errors").replaceChildren();
   }
 
   function showRefusal(region, html) {
@@ -572,9 +626,459 @@ function setUp(form) {
     box.append(list);
   }
 
+  // --- Workspace: the run in place, variations, continue, filmstrip -------------
+
+  const runArea = document.getElementById("run-area");
+  const runActions = document.getElementById("run-actions");
+  const continueButton = document.getElementById("continue-button");
+  const keepMask = document.getElementById("keep-mask");
+  const compareButton = document.getElementById("compare-button");
+  const hideResultButton = document.getElementById("hide-result-button");
+  const filmstripArea = document.getElementById("filmstrip-area");
+  const filmstripList = document.getElementById("filmstrip");
+  const workspaceStatus = document.getElementById("workspace-status");
+  const parentInput = form.querySelector("input[name=parent]");
+  const promptInput = form.querySelector("[name=prompt]");
+  const overlay = new CompareOverlay(document.getElementById("painter-stage"), painter.canvas);
+  const preview = document.getElementById("run-preview");
+  const previewImage = preview.querySelector("img");
+  // data-saved counts the saves, so a test (or a curious user) can see one landed.
+  const store = workspaceStore(form.dataset.workspaceKey, {
+    onSaved: () => (form.dataset.saved = String(Number(form.dataset.saved || 0) + 1)),
+  });
+  const urlFor = (template, id) => form.dataset[template].replace(PLACEHOLDER, id);
+
+  /** @type {{jobId: string, selected: string|null} | null} */
+  let run = null;
+  /** The session's lineage: the image it started from, then each result continued from. */
+  let frames = [];
+  let currentFrame = -1;
+  // Images, mask or prompt changed since the last run (leaving warns).
+  let dirty = false;
+  // Nothing is saved until the saved workspace is back, or it would be overwritten.
+  let restored = false;
+
+  const runPanel = () => document.getElementById("run-panel");
+  const variations = () => [...runPanel().querySelectorAll(".variation")];
+  const chosenVariation = () => variations().find((element) => element.dataset.imageId === run?.selected);
+
+  function edited() {
+    dirty = true;
+    scheduleSave();
+  }
+
+  /** The job was created: show its run panel here and refer to its stored inputs. */
+  function runStarted(sent, html) {
+    const panel = runPanel();
+    panel.outerHTML = html;
+    const fresh = runPanel();
+    window.htmx?.process(fresh);
+    const stored = (fresh.dataset.inputIds || "").split(",").filter(Boolean);
+    if (stored.length === sent.length) {
+      sent.forEach((item, index) => {
+        item.sourceId = stored[index];
+      });
+    }
+    if (currentFrame < 0 && items.length && items[0].sourceId) {
+      frames = [frameOf(items[0], parentInput.value)];
+      currentFrame = 0;
+    }
+    run = { jobId: fresh.dataset.job, selected: null };
+    dirty = false;
+    overlay.hide();
+    runUpdated();
+    renderFrames();
+    runArea.scrollIntoView({ block: "nearest" });
+  }
+
+  function frameOf(item, parent) {
+    return {
+      sourceId: item.sourceId,
+      url: urlFor("imageUrl", item.sourceId),
+      thumb: urlFor("thumbUrl", item.sourceId),
+      width: item.width,
+      height: item.height,
+      name: item.name,
+      parent: parent || "",
+    };
+  }
+
+  /** After the run panel was drawn or refreshed: keep the choice, or choose the first result. */
+  function runUpdated({ showChosen = true } = {}) {
+    const panel = runPanel();
+    runArea.hidden = !panel.dataset.job && !frames.length;
+    if (!panel.dataset.job || !run) return;
+    const found = variations();
+    if (found.length && !chosenVariation()) {
+      chooseVariation(found[0].dataset.imageId, { show: showChosen });
+    } else {
+      markChosen();
+    }
+    runActions.hidden = !found.length;
+    updateRunControls();
+    scheduleSave();
+  }
+
+  function updateRunControls() {
+    // Without an image to edit there is nothing to compare with or mask to keep.
+    for (const control of [hideResultButton, compareButton, keepMask.closest("label")]) {
+      control.hidden = !items.length;
+    }
+  }
+
+  function markChosen() {
+    for (const element of variations()) {
+      element.setAttribute("aria-pressed", String(element.dataset.imageId === run?.selected));
+    }
+  }
+
+  function chooseVariation(imageId, { show = true } = {}) {
+    if (!run) return;
+    run.selected = imageId;
+    markChosen();
+    const chosen = chosenVariation();
+    if (show && chosen) showResult(chosen);
+    scheduleSave();
+  }
+
+  function step(by) {
+    const found = variations();
+    if (!found.length) return;
+    const index = found.findIndex((element) => element.dataset.imageId === run?.selected);
+    const next = found[(Math.max(index, 0) + by + found.length) % found.length];
+    chooseVariation(next.dataset.imageId);
+    next.focus();
+  }
+
+  /** Lay the chosen result over the canvas, lined up with the image it came from. */
+  function showResult(chosen) {
+    const onCanvas = !painterRoot.hidden && Boolean(painter.image);
+    preview.hidden = onCanvas;
+    if (onCanvas) {
+      overlay.show(chosen.dataset.src, { width: painter.width, height: painter.height }, chosen.getAttribute("aria-label"));
+      return;
+    }
+    // No canvas to lay it over: show it in the run panel instead.
+    previewImage.src = chosen.dataset.src;
+    previewImage.alt = chosen.getAttribute("aria-label");
+  }
+
+  runArea.addEventListener("click", (event) => {
+    const variation = event.target.closest(".variation");
+    if (variation) chooseVariation(variation.dataset.imageId);
+  });
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (runPanel().dataset.job) runUpdated({ showChosen: !overlay.shown && !painter.canvas.matches(":focus") });
+  });
+
+  continueButton.addEventListener("click", () => continueFromChosen());
+  hideResultButton.addEventListener("click", () => overlay.hide());
+  // Painting again means working on the mask: the result steps aside.
+  painter.canvas.addEventListener("pointerdown", () => overlay.hide(), true);
+  keepMask.addEventListener("change", () => scheduleSave());
+  // Hold to compare, with a pointer or (Space, Enter) the keyboard.
+  compareButton.addEventListener("pointerdown", () => holdCompare(true));
+  for (const type of ["pointerup", "pointerleave", "pointercancel", "blur"]) {
+    compareButton.addEventListener(type, () => holdCompare(false));
+  }
+  compareButton.addEventListener("keydown", (event) => {
+    if (event.key === " " || event.key === "Enter") {
+      event.preventDefault();
+      holdCompare(true);
+    }
+  });
+  compareButton.addEventListener("keyup", () => holdCompare(false));
+
+  function holdCompare(held) {
+    const chosen = chosenVariation();
+    if (!preview.hidden && chosen) {
+      const before = held ? items[0] : null;
+      previewImage.src = before ? before.url : chosen.dataset.src;
+      preview.classList.toggle("showing-before", Boolean(before));
+      return;
+    }
+    if (held && !overlay.shown) {
+      const chosen = chosenVariation();
+      if (chosen) showResult(chosen);
+    }
+    overlay.hold(held);
+  }
+
+  /** The chosen result becomes the image to edit; prompt, references and (if asked) mask stay. */
+  async function continueFromChosen() {
+    const chosen = chosenVariation();
+    if (!chosen || !run) return;
+    if (currentFrame < 0 && items[0]?.sourceId) {
+      frames = [frameOf(items[0], "")];
+      currentFrame = 0;
+    }
+    const frame = {
+      sourceId: chosen.dataset.imageId,
+      url: chosen.dataset.src,
+      thumb: chosen.dataset.thumb,
+      width: Number(chosen.dataset.width),
+      height: Number(chosen.dataset.height),
+      name: chosen.getAttribute("aria-label").split(",")[0],
+      parent: run.jobId,
+    };
+    // Going on from an earlier frame starts a new branch from there.
+    frames = [...frames.slice(0, currentFrame + 1), frame];
+    currentFrame = frames.length - 1;
+    await makeBase(frame, `${frame.name} is now the image you edit.`);
+  }
+
+  async function stepBack(index) {
+    if (index === currentFrame || !frames[index]) return;
+    currentFrame = index;
+    await makeBase(frames[index], `Back to ${index === 0 ? "the start" : `step ${index}`} of the session.`);
+  }
+
+  async function makeBase(frame, note) {
+    const keep = keepMask.checked && !painterRoot.hidden && painter.image && !painter.isEmpty();
+    const mask = keep ? await painter.exportBlob() : null;
+    const item = {
+      key: `k${nextKey++}`,
+      file: null,
+      sourceId: frame.sourceId,
+      url: frame.url,
+      thumb: frame.thumb,
+      name: frame.name,
+      width: frame.width,
+      height: frame.height,
+    };
+    if (items.length) items[0] = item;
+    else items.unshift(item);
+    parentInput.value = frame.parent || "";
+    overlay.hide();
+    preview.hidden = true;
+    dirty = true;
+    changed();
+    renderFrames();
+    await painterReady;
+    let maskNote = "";
+    if (mask && painter.image) {
+      const bitmap = await createImageBitmap(mask);
+      maskNote = painter.loadMask(bitmap)
+        ? " The mask is kept."
+        : ` The mask (${bitmap.width}×${bitmap.height}) does not fit the new image (${painter.width}×${painter.height}), so it was cleared.`;
+    }
+    // Said once, where the user looks: over the canvas, or by the images without one.
+    if (painterRoot.hidden) say(note);
+    else painterStatus.textContent = `${note}${maskNote}`;
+    scheduleSave();
+  }
+
+  function renderFrames() {
+    filmstripArea.hidden = frames.length < 2;
+    renderFilmstrip(filmstripList, frames, currentFrame, (index) => stepBack(index));
+    runArea.hidden = !runPanel().dataset.job && frames.length < 2;
+  }
+
+  // --- Workspace: kept in IndexedDB -------------------------------------------------
+
+  let savedMask = { version: -1, blob: null };
+
+  function scheduleSave() {
+    if (restored) store.schedule(snapshot);
+  }
+
+  async function snapshot() {
+    if (savedMask.version !== maskVersion) {
+      const empty = !painter.image || painter.isEmpty();
+      savedMask = { version: maskVersion, blob: empty ? null : await painter.exportBlob() };
+    }
+    return {
+      version: SNAPSHOT_VERSION,
+      items: items.map(({ file, sourceId, name, width, height }) => ({ file, sourceId, name, width, height })),
+      mask: items.length ? savedMask.blob : null,
+      prompt: promptInput.value,
+      model: select.value,
+      parameters: parameterValues(),
+      parent: parentInput.value,
+      keepMask: keepMask.checked,
+      run,
+      resultShown: overlay.shown,
+      frames,
+      currentFrame,
+      dirty,
+    };
+  }
+
+  function parameterValues() {
+    const values = {};
+    for (const input of form.querySelectorAll("#model-fields [name]")) {
+      values[input.name] = input.type === "checkbox" ? input.checked : input.value;
+    }
+    return values;
+  }
+
+  function applyParameterValues(values) {
+    for (const [name, value] of Object.entries(values || {})) {
+      const input = form.querySelector(`#model-fields [name="${CSS.escape(name)}"]`);
+      if (!input) continue;
+      if (input.type === "checkbox") input.checked = Boolean(value);
+      else input.value = value;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  /** Choose ``modelId`` in the picker and wait for its parameter fields. */
+  function chooseModel(modelId) {
+    if (select.value === modelId || ![...select.options].some((option) => option.value === modelId)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        document.body.removeEventListener("htmx:afterSettle", onSettle);
+        resolve();
+      };
+      const onSettle = () => {
+        if (document.getElementById("model-fields")?.dataset.model === modelId) done();
+      };
+      document.body.addEventListener("htmx:afterSettle", onSettle);
+      setTimeout(done, 5000);
+      select.value = modelId;
+      picker.refresh();
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
+  async function restore(saved) {
+    if (!saved || saved.version !== SNAPSHOT_VERSION) return;
+    for (const kept of saved.items || []) {
+      if (!kept.file && !kept.sourceId) continue;
+      const url = kept.file ? URL.createObjectURL(kept.file) : urlFor("imageUrl", kept.sourceId);
+      const thumb = kept.file ? url : urlFor("thumbUrl", kept.sourceId);
+      items.push({ ...kept, key: `k${nextKey++}`, url, thumb });
+    }
+    promptInput.value = saved.prompt || "";
+    parentInput.value = saved.parent || "";
+    keepMask.checked = Boolean(saved.keepMask);
+    frames = saved.frames || [];
+    currentFrame = saved.currentFrame ?? -1;
+    renderList();
+    updateModels();
+    await chooseModel(saved.model);
+    applyParameterValues(saved.parameters);
+    changed();
+    await painterReady;
+    if (saved.mask && painter.image) {
+      try {
+        painter.loadMask(await createImageBitmap(saved.mask));
+      } catch {
+        painterStatus.textContent = "The saved mask could not be read; paint it again.";
+      }
+    }
+    renderFrames();
+    if (saved.run?.jobId && window.htmx) {
+      run = saved.run;
+      try {
+        await window.htmx.ajax("GET", urlFor("runUrl", run.jobId), { target: "#run-panel", swap: "outerHTML" });
+      } catch {
+        // The job is gone (deleted): the workspace goes on without it.
+      }
+      if (runPanel().dataset.job !== run.jobId) run = null;
+      runUpdated({ showChosen: false });
+      if (saved.resultShown && chosenVariation()) showResult(chosenVariation());
+    }
+    dirty = Boolean(saved.dirty);
+    if (items.length || saved.prompt) workspaceStatus.textContent = "Workspace restored.";
+  }
+
+  function hasWork() {
+    return items.length > 0 || promptInput.value.trim() !== "";
+  }
+
+  async function clearWorkspace() {
+    if (dirty && hasWork() && !window.confirm("Empty the workspace? The images, mask and prompt not yet run will be gone.")) {
+      return;
+    }
+    for (const item of items) if (item.file) URL.revokeObjectURL(item.url);
+    items = [];
+    promptInput.value = "";
+    parentInput.value = "";
+    keepMask.checked = false;
+    run = null;
+    frames = [];
+    currentFrame = -1;
+    overlay.hide();
+    preview.hidden = true;
+    const empty = document.createElement("div");
+    empty.id = "run-panel";
+    empty.className = "run-panel";
+    runPanel().replaceWith(empty);
+    runActions.hidden = true;
+    dirty = false;
+    await store.clear();
+    changed();
+    renderFrames();
+    say("");
+    workspaceStatus.textContent = "New workspace.";
+  }
+
+  document.getElementById("workspace-clear").addEventListener("click", () => clearWorkspace());
+  promptInput.addEventListener("input", () => edited());
+  form.addEventListener("change", (event) => {
+    if (event.target.closest("#model-fields") || event.target === select) scheduleSave();
+  });
+  form.addEventListener("input", (event) => {
+    if (event.target.closest("#model-fields")) scheduleSave();
+  });
+  window.addEventListener("beforeunload", (event) => {
+    store.flush();
+    if (dirty && hasWork()) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") store.flush();
+  });
+
+  const shortcuts = document.getElementById("shortcuts");
+  document.getElementById("shortcuts-button").addEventListener("click", () => shortcuts.showModal());
+
+  /** The workspace's own keys; true if the key was one of them. */
+  function workspaceKey(event) {
+    if (event.key === "?") {
+      shortcuts.showModal();
+      return true;
+    }
+    if (event.key === "\\") {
+      if (!event.repeat) holdCompare(true);
+      return true;
+    }
+    if (event.key === "," || event.key === ".") {
+      step(event.key === "." ? 1 : -1);
+      return true;
+    }
+    if (event.key === "Enter" && event.shiftKey && chosenVariation()) {
+      continueFromChosen();
+      return true;
+    }
+    if (event.key === "Escape" && overlay.shown) {
+      overlay.hide();
+      return true;
+    }
+    return false;
+  }
+  document.addEventListener("keyup", (event) => {
+    if (event.key === "\\") holdCompare(false);
+  });
+
   // --- Start -----------------------------------------------------------------------
 
+  // A link (edit this result, run again) starts the workspace from its job;
+  // otherwise the saved workspace comes back.
+  const startedFromLink = items.length > 0 || Boolean(pendingMaskId) || window.location.search !== "";
   changed();
+  (async () => {
+    if (!startedFromLink) await restore(await store.load());
+    else window.history.replaceState(null, "", window.location.pathname);
+    restored = true;
+    scheduleSave();
+    form.dataset.workspace = "ready";
+  })();
   if (form.hasAttribute("data-pick-model")) {
     picker.focus();
     picker.open();

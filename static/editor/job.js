@@ -6,6 +6,8 @@
 // being set up again. Without JavaScript the thumbnails are links
 // (?variation=N) that the server answers with that variation on show.
 
+import { watchJob } from "./live-status.js";
+
 document.addEventListener("input", (event) => {
   const range = event.target.closest?.(".compare-range");
   if (!range) return;
@@ -52,4 +54,27 @@ function showVariation(link) {
   const url = new URL(window.location.href);
   url.searchParams.set("variation", number);
   window.history.replaceState(window.history.state, "", url);
+}
+
+// Live status: pushed (live-status.js) instead of htmx's one-second poll.
+// The section's own hx-trigger stays as the page's refresh without this
+// module; while the module watches, those polls are cancelled, and each
+// change fetches the section once.
+const liveSection = document.querySelector("[data-poll]");
+const jobId = liveSection?.getAttribute("hx-get")?.match(/\/jobs\/([0-9a-f-]+)\//)?.[1];
+if (jobId && window.htmx) {
+  let refreshing = false;
+  document.addEventListener("htmx:confirm", (event) => {
+    if (!refreshing && event.detail.elt?.hasAttribute?.("data-poll")) event.preventDefault();
+  });
+  watchJob(jobId, () => {
+    const current = document.querySelector("#job-status");
+    if (!current) return;
+    refreshing = true;
+    try {
+      window.htmx.ajax("GET", `/jobs/${jobId}/status/`, { source: current, target: current, swap: "outerHTML" });
+    } finally {
+      refreshing = false;
+    }
+  });
 }

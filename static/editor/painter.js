@@ -1,13 +1,31 @@
-// Mask painter: paint the area to change over an image, at the image's full resolution.
+// Mask painter: mark the area to change over an image, at the image's full resolution.
 //
-// The mask lives in an off-screen canvas the size of the image; the visible
-// canvas only shows it (zoomed and panned) over the picture. Every edit is an
-// operation in a list, so undo/redo replays the list instead of keeping a
-// full-resolution copy of the mask per step (a 4096² image would need 64 MB each).
+// The mask lives in an off-screen canvas the size of the image that is sent
+// (larger than the picture when the canvas is extended to outpaint); the
+// visible canvas only shows it, zoomed and panned, over the picture. Every
+// edit is an operation in a list (mask-ops.js), so undo/redo replays the list
+// instead of keeping a full-resolution copy of the mask per step (a 4096²
+// image would need 64 MB each). Operations are kept in the picture's own
+// pixels, so extending the canvas later moves them along.
 
-const PAINT = "rgb(255, 64, 64)";
+import { composeMask, marksAnything, maskToBlob } from "./feather.js";
+import { copyOf, drawOp, maskArea } from "./mask-ops.js";
+import { handlePainterKey } from "./painter-keys.js";
+import { bindPointerInput } from "./painter-pointer.js";
+import { renderPainter } from "./painter-render.js";
+import { SelectionGesture } from "./selection.js";
+
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 32;
+const TOOL_HINTS = {
+  brush: "Brush selected: paint the area to change.",
+  eraser: "Eraser selected: paint to take area out of the mask.",
+  rectangle: "Rectangle selected: drag to add a box to the mask; hold Alt to take it out.",
+  lasso: "Lasso selected: draw around an area to add it; hold Alt to take it out.",
+  polygon:
+    "Polygon selected: click the corners, then click the first one, double-click or press Enter to close (Alt takes it out, Escape cancels).",
+  pan: "Pan selected: drag to move the picture.",
+};
 
 export class MaskPainter {
   /**
@@ -20,29 +38,43 @@ export class MaskPainter {
     this.stage = root.querySelector(".painter-stage");
     this.sizeInput = root.querySelector("#brush-size");
     this.sizeOutput = root.querySelector("#brush-size-value");
+    this.featherInput = root.querySelector("#feather");
+    this.featherOutput = root.querySelector("#feather-value");
+    this.opacityInput = root.querySelector("#overlay-opacity");
+    this.opacityOutput = root.querySelector("#overlay-opacity-value");
     this.zoomOutput = root.querySelector("#zoom-value");
     this.onChange = options.onChange || (() => {});
     this.announce = options.announce || (() => {});
+    this.imageListeners = [];
     this.context = this.canvas.getContext("2d");
     this.image = null;
-    this.mask = null;
-    this.maskContext = null;
+    // The picture inside the image that is sent (all of it unless extended).
+    this.frame = { x: 0, y: 0, width: 0, height: 0 };
+    this.sentWidth = 0;
+    this.sentHeight = 0;
+    // What was painted (opaque), and what is shown and sent (with the
+    // extension and the feather); the second is rebuilt when `stale`.
+    this.painted = null;
+    this.paintedContext = null;
+    this.effective = null;
+    this.stale = true;
     this.ops = [];
     this.undone = [];
     this.tool = "brush";
+    this.overlayVisible = true;
     this.view = { scale: 1, x: 0, y: 0 };
     this.fitted = true;
-    this.pointers = new Map();
     this.stroke = null;
+    this.selection = null;
     // The mask as it was when the current stroke began (see preview()).
     this.before = null;
-    this.gesture = null;
     this.spaceHeld = false;
     this.cursor = null;
-    this.frame = 0;
+    this.animationFrame = 0;
     this.bind();
   }
 
+  /** The picture's own size (what a loaded mask must match). */
   get width() {
     return this.image ? this.image.width : 0;
   }
@@ -55,62 +87,117 @@ export class MaskPainter {
     return Number(this.sizeInput.value);
   }
 
-  /** Show a new image; the mask starts empty. */
+  /** Width of the soft edge, in image pixels (0 = hard). */
+  get feather() {
+    return Number(this.featherInput.value);
+  }
+
+  get overlayOpacity() {
+    return Number(this.opacityInput.value) / 100;
+  }
+
+  /** The canvas is larger than the picture (outpainting). */
+  get extended() {
+    return Boolean(this.image) && (this.sentWidth !== this.width || this.sentHeight !== this.height);
+  }
+
+  /** Call `listener` whenever a new picture is shown. */
+  onImage(listener) {
+    this.imageListeners.push(listener);
+  }
+
+  /** Show a new image; the mask starts empty and the canvas unextended. */
   setImage(bitmap) {
     this.image = bitmap;
-    this.mask = document.createElement("canvas");
-    this.mask.width = bitmap.width;
-    this.mask.height = bitmap.height;
-    this.maskContext = this.mask.getContext("2d");
     this.ops = [];
     this.undone = [];
+    this.selection = null;
+    this.resizeSent({ left: 0, top: 0, right: 0, bottom: 0 });
     // A brush that suits the picture: about a twentieth of its short side.
     const short = Math.min(bitmap.width, bitmap.height);
-    this.sizeInput.max = String(Math.max(50, Math.round(Math.max(bitmap.width, bitmap.height) / 4)));
+    const long = Math.max(bitmap.width, bitmap.height);
+    this.sizeInput.max = String(Math.max(50, Math.round(long / 4)));
     this.setBrushSize(Math.max(4, Math.round(short / 20)));
+    this.featherInput.max = String(Math.max(20, Math.round(short / 4)));
     this.layout();
     this.fit();
     this.updateButtons();
+    for (const listener of this.imageListeners) listener(bitmap);
+  }
+
+  /**
+   * Extend the canvas by whole pixels on each side (all 0: the picture alone).
+   * What was painted stays on the picture; the new area is part of the mask.
+   */
+  setExtension(extension) {
+    if (!this.image) return;
+    this.resizeSent(extension);
+    this.fit();
+    this.changed();
+  }
+
+  resizeSent({ left, top, right, bottom }) {
+    this.frame = { x: left, y: top, width: this.width, height: this.height };
+    this.sentWidth = this.width + left + right;
+    this.sentHeight = this.height + top + bottom;
+    this.painted = document.createElement("canvas");
+    this.painted.width = this.sentWidth;
+    this.painted.height = this.sentHeight;
+    this.paintedContext = this.painted.getContext("2d", { willReadFrequently: true });
+    this.effective = document.createElement("canvas");
+    this.effective.width = this.sentWidth;
+    this.effective.height = this.sentHeight;
+    this.replay();
   }
 
   /** Start from an existing mask (a file or an earlier job's mask). */
   loadMask(bitmap) {
     if (!this.image) return false;
-    if (bitmap.width !== this.width || bitmap.height !== this.height) return false;
-    const area = maskArea(bitmap);
-    this.apply({ type: "base", area });
+    const fitsPicture = bitmap.width === this.width && bitmap.height === this.height;
+    // A mask saved while the canvas was extended (exportBlob) fits it as it is.
+    const fitsSent = this.extended && bitmap.width === this.sentWidth && bitmap.height === this.sentHeight;
+    if (!fitsPicture && !fitsSent) return false;
+    const at = fitsPicture ? [0, 0] : [-this.frame.x, -this.frame.y];
+    this.apply({ type: "base", area: maskArea(bitmap), at });
     return true;
   }
 
   isEmpty() {
-    if (!this.mask) return true;
-    const data = this.maskContext.getImageData(0, 0, this.width, this.height).data;
-    for (let index = 3; index < data.length; index += 4) {
-      if (data[index] >= 128) return false;
-    }
-    return true;
+    if (!this.image) return true;
+    return !marksAnything(this.effectiveMask());
   }
 
   /**
-   * The mask at the image's full resolution as an opaque PNG:
-   * white = area to change, black = keep (what the server reads).
+   * The mask the size of the sent image as an opaque PNG: white = area to
+   * change, black = keep, greys along a feathered edge (what the server reads).
    */
   exportBlob() {
+    return maskToBlob(this.effectiveMask(), this.feather);
+  }
+
+  /**
+   * The picture placed in the extended canvas (the new area transparent), and
+   * where the picture sits in it as "x,y,width,height"; null when not extended.
+   */
+  async exportExtendedImage() {
+    if (!this.extended) return null;
     const out = document.createElement("canvas");
-    out.width = this.width;
-    out.height = this.height;
-    const outContext = out.getContext("2d");
-    const source = this.maskContext.getImageData(0, 0, this.width, this.height);
-    const pixels = source.data;
-    for (let index = 0; index < pixels.length; index += 4) {
-      const value = pixels[index + 3] >= 128 ? 255 : 0;
-      pixels[index] = value;
-      pixels[index + 1] = value;
-      pixels[index + 2] = value;
-      pixels[index + 3] = 255;
+    out.width = this.sentWidth;
+    out.height = this.sentHeight;
+    out.getContext("2d").drawImage(this.image, this.frame.x, this.frame.y);
+    const blob = await new Promise((resolve) => out.toBlob(resolve, "image/png"));
+    const { x, y, width, height } = this.frame;
+    return { blob, frame: `${x},${y},${width},${height}` };
+  }
+
+  effectiveMask() {
+    if (this.stale) {
+      // While a stroke is drawn the blur waits for the stroke to end: it
+      // would redo the whole image's blur at every pointer move.
+      composeMask(this.effective, this.painted, this.frame, this.stroke ? 0 : this.feather);
+      this.stale = Boolean(this.stroke);
     }
-    outContext.putImageData(source, 0, 0);
-    return new Promise((resolve) => out.toBlob(resolve, "image/png"));
+    return this.effective;
   }
 
   // --- Operations ------------------------------------------------------------
@@ -123,48 +210,16 @@ export class MaskPainter {
   }
 
   draw(op) {
-    const context = this.maskContext;
-    context.save();
-    if (op.type === "stroke") {
-      context.globalCompositeOperation = op.erase ? "destination-out" : "source-over";
-      context.strokeStyle = PAINT;
-      context.fillStyle = PAINT;
-      context.lineWidth = op.size;
-      context.lineCap = "round";
-      context.lineJoin = "round";
-      const [first, ...rest] = op.points;
-      if (!rest.length) {
-        context.beginPath();
-        context.arc(first[0], first[1], op.size / 2, 0, Math.PI * 2);
-        context.fill();
-      } else {
-        context.beginPath();
-        context.moveTo(first[0], first[1]);
-        for (const point of rest) context.lineTo(point[0], point[1]);
-        context.stroke();
-      }
-    } else if (op.type === "clear") {
-      context.clearRect(0, 0, this.width, this.height);
-    } else if (op.type === "invert") {
-      const before = document.createElement("canvas");
-      before.width = this.width;
-      before.height = this.height;
-      before.getContext("2d").drawImage(this.mask, 0, 0);
-      context.clearRect(0, 0, this.width, this.height);
-      context.fillStyle = PAINT;
-      context.fillRect(0, 0, this.width, this.height);
-      context.globalCompositeOperation = "destination-out";
-      context.drawImage(before, 0, 0);
-    } else if (op.type === "base") {
-      context.clearRect(0, 0, this.width, this.height);
-      context.drawImage(op.area, 0, 0);
-    }
-    context.restore();
+    this.paintedContext.setTransform(1, 0, 0, 1, this.frame.x, this.frame.y);
+    drawOp(this.paintedContext, op);
+    this.paintedContext.setTransform(1, 0, 0, 1, 0, 0);
+    this.stale = true;
   }
 
   replay() {
-    this.maskContext.clearRect(0, 0, this.width, this.height);
+    this.paintedContext.clearRect(0, 0, this.sentWidth, this.sentHeight);
     for (const op of this.ops) this.draw(op);
+    this.stale = true;
   }
 
   undo() {
@@ -187,7 +242,7 @@ export class MaskPainter {
   clear() {
     if (!this.ops.length) return;
     this.apply({ type: "clear" });
-    this.announce("Mask cleared.");
+    this.announce(this.extended ? "Mask cleared (the added area stays in it)." : "Mask cleared.");
   }
 
   invert() {
@@ -196,6 +251,7 @@ export class MaskPainter {
   }
 
   changed() {
+    this.stale = true;
     this.updateButtons();
     this.requestRender();
     this.onChange();
@@ -206,6 +262,7 @@ export class MaskPainter {
     button("undo").disabled = !this.ops.length;
     button("redo").disabled = !this.undone.length;
     button("clear").disabled = !this.ops.length;
+    button("overlay").setAttribute("aria-pressed", String(this.overlayVisible));
     for (const toolButton of this.root.querySelectorAll("[data-tool]")) {
       toolButton.setAttribute("aria-pressed", String(toolButton.dataset.tool === this.tool));
     }
@@ -213,26 +270,50 @@ export class MaskPainter {
   }
 
   setTool(tool) {
+    this.cancelSelection();
     this.tool = tool;
     this.updateButtons();
-    this.announce(`${tool[0].toUpperCase()}${tool.slice(1)} selected.`);
+    this.announce(TOOL_HINTS[tool]);
   }
 
   setBrushSize(size) {
-    const clamped = Math.max(Number(this.sizeInput.min), Math.min(Number(this.sizeInput.max), size));
-    this.sizeInput.value = String(Math.round(clamped));
+    this.sizeInput.value = String(Math.round(this.clamp(this.sizeInput, size)));
     this.sizeOutput.textContent = this.sizeInput.value;
     this.requestRender();
   }
 
+  setFeather(width) {
+    this.featherInput.value = String(Math.round(this.clamp(this.featherInput, width)));
+    this.featherOutput.textContent = this.featherInput.value;
+    this.changed();
+  }
+
+  setOverlay({ visible = this.overlayVisible, opacity = this.overlayOpacity } = {}) {
+    this.overlayVisible = visible;
+    this.opacityInput.value = String(Math.round(opacity * 100));
+    this.opacityOutput.textContent = `${this.opacityInput.value}%`;
+    this.canvas.dataset.overlay = visible ? "shown" : "hidden";
+    this.updateButtons();
+    this.requestRender();
+  }
+
+  toggleOverlay() {
+    this.setOverlay({ visible: !this.overlayVisible });
+    this.announce(this.overlayVisible ? "Mask shown." : "Mask hidden (it is still sent).");
+  }
+
+  clamp(input, value) {
+    return Math.max(Number(input.min), Math.min(Number(input.max), value));
+  }
+
   // --- View ------------------------------------------------------------------
 
-  /** Size the stage to the picture's shape, within the window. */
+  /** Size the stage to the sent image's shape, within the window. */
   layout() {
     if (!this.image) return;
     const width = this.stage.clientWidth || 600;
     const tallest = Math.max(240, window.innerHeight * 0.72);
-    const height = Math.min(tallest, (width * this.height) / this.width);
+    const height = Math.min(tallest, (width * this.sentHeight) / this.sentWidth);
     this.stage.style.height = `${Math.round(Math.max(200, height))}px`;
     this.resizeCanvas();
   }
@@ -253,11 +334,11 @@ export class MaskPainter {
     if (!this.image) return;
     const width = this.stage.clientWidth;
     const height = this.stage.clientHeight;
-    const scale = Math.min(width / this.width, height / this.height);
+    const scale = Math.min(width / this.sentWidth, height / this.sentHeight);
     this.view = {
       scale,
-      x: (width - this.width * scale) / 2,
-      y: (height - this.height * scale) / 2,
+      x: (width - this.sentWidth * scale) / 2,
+      y: (height - this.sentHeight * scale) / 2,
     };
     this.fitted = true;
     this.viewChanged();
@@ -287,77 +368,45 @@ export class MaskPainter {
 
   viewChanged() {
     this.zoomOutput.textContent = `${Math.round(this.view.scale * 100)}%`;
-    // Exposed so tests and tools can map screen points to image pixels.
+    // Exposed so tests and tools can map screen points to the picture's
+    // pixels: the offset is where the picture's top-left corner is shown.
     this.canvas.dataset.scale = String(this.view.scale);
-    this.canvas.dataset.offsetX = String(this.view.x);
-    this.canvas.dataset.offsetY = String(this.view.y);
+    this.canvas.dataset.offsetX = String(this.view.x + this.frame.x * this.view.scale);
+    this.canvas.dataset.offsetY = String(this.view.y + this.frame.y * this.view.scale);
     this.requestRender();
   }
 
+  /** A point on screen, in the picture's own pixels. */
   toImage(screenX, screenY) {
-    return [(screenX - this.view.x) / this.view.scale, (screenY - this.view.y) / this.view.scale];
+    return [
+      (screenX - this.view.x) / this.view.scale - this.frame.x,
+      (screenY - this.view.y) / this.view.scale - this.frame.y,
+    ];
+  }
+
+  toScreen([imageX, imageY]) {
+    return [
+      this.view.x + (imageX + this.frame.x) * this.view.scale,
+      this.view.y + (imageY + this.frame.y) * this.view.scale,
+    ];
   }
 
   requestRender() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
+    if (this.animationFrame) return;
+    this.animationFrame = requestAnimationFrame(() => {
+      this.animationFrame = 0;
       this.render();
     });
   }
 
   render() {
-    const context = this.context;
-    const ratio = window.devicePixelRatio || 1;
-    context.setTransform(1, 0, 0, 1, 0, 0);
-    context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    if (!this.image) return;
-    const { scale, x, y } = this.view;
-    context.setTransform(ratio * scale, 0, 0, ratio * scale, ratio * x, ratio * y);
-    context.imageSmoothingEnabled = scale < 2;
-    context.drawImage(this.image, 0, 0);
-    context.globalAlpha = 0.55;
-    context.drawImage(this.mask, 0, 0);
-    context.globalAlpha = 1;
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    // The painted area's edge would vanish on red pictures; a thin outline of the image helps.
-    context.strokeStyle = "rgba(255,255,255,0.25)";
-    context.lineWidth = 1;
-    context.strokeRect(x - 0.5, y - 0.5, this.width * scale + 1, this.height * scale + 1);
-    if (this.cursor && this.tool !== "pan" && !this.spaceHeld) {
-      const radius = (this.brushSize * scale) / 2;
-      context.beginPath();
-      context.arc(this.cursor[0], this.cursor[1], Math.max(1, radius), 0, Math.PI * 2);
-      context.strokeStyle = "rgba(0,0,0,0.8)";
-      context.lineWidth = 3;
-      context.stroke();
-      context.strokeStyle = this.tool === "eraser" ? "#7cb7ff" : "#fff";
-      context.lineWidth = 1.5;
-      context.stroke();
-    }
+    renderPainter(this);
   }
 
   // --- Input -----------------------------------------------------------------
 
   bind() {
-    const canvas = this.canvas;
-    canvas.addEventListener("pointerdown", (event) => this.pointerDown(event));
-    canvas.addEventListener("pointermove", (event) => this.pointerMove(event));
-    canvas.addEventListener("pointerup", (event) => this.pointerUp(event));
-    canvas.addEventListener("pointercancel", (event) => this.pointerUp(event, true));
-    canvas.addEventListener("pointerleave", () => {
-      this.cursor = null;
-      this.requestRender();
-    });
-    canvas.addEventListener(
-      "wheel",
-      (event) => {
-        event.preventDefault();
-        const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
-        this.zoomAt(factor, event.offsetX, event.offsetY);
-      },
-      { passive: false },
-    );
+    bindPointerInput(this);
     this.root.addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button || !this.root.contains(button)) return;
@@ -366,6 +415,10 @@ export class MaskPainter {
       if (action) this.run(action);
     });
     this.sizeInput.addEventListener("input", () => this.setBrushSize(Number(this.sizeInput.value)));
+    this.featherInput.addEventListener("input", () => this.setFeather(Number(this.featherInput.value)));
+    this.opacityInput.addEventListener("input", () =>
+      this.setOverlay({ opacity: Number(this.opacityInput.value) / 100 }),
+    );
     // A new width reshapes the stage (layout keeps the picture's proportions);
     // the height it sets settles on the next call, so this does not loop.
     new ResizeObserver(() => {
@@ -379,6 +432,7 @@ export class MaskPainter {
       redo: () => this.redo(),
       clear: () => this.clear(),
       invert: () => this.invert(),
+      overlay: () => this.toggleOverlay(),
       "zoom-in": () => this.zoomCentre(1.25),
       "zoom-out": () => this.zoomCentre(0.8),
       fit: () => this.fit(),
@@ -388,41 +442,7 @@ export class MaskPainter {
 
   /** Keyboard shortcuts; returns true when the key was used. */
   handleKey(event) {
-    if (!this.image || this.root.hidden) return false;
-    const key = event.key;
-    const mod = event.ctrlKey || event.metaKey;
-    if (mod && (key === "z" || key === "Z")) {
-      event.shiftKey ? this.redo() : this.undo();
-      return true;
-    }
-    if (mod && (key === "y" || key === "Y")) {
-      this.redo();
-      return true;
-    }
-    if (mod || event.altKey) return false;
-    const step = Math.max(1, Math.round(this.brushSize * 0.15));
-    const keys = {
-      b: () => this.setTool("brush"),
-      e: () => this.setTool("eraser"),
-      h: () => this.setTool("pan"),
-      i: () => this.invert(),
-      "[": () => this.setBrushSize(this.brushSize - step),
-      "]": () => this.setBrushSize(this.brushSize + step),
-      "+": () => this.zoomCentre(1.25),
-      "=": () => this.zoomCentre(1.25),
-      "-": () => this.zoomCentre(0.8),
-      0: () => this.fit(),
-    };
-    const handler = keys[key.length === 1 ? key.toLowerCase() : key];
-    if (handler) {
-      handler();
-      return true;
-    }
-    if ((key === "Delete" || key === "Backspace") && document.activeElement === this.canvas) {
-      this.clear();
-      return true;
-    }
-    return false;
+    return handlePainterKey(this, event);
   }
 
   setSpaceHeld(held) {
@@ -431,89 +451,17 @@ export class MaskPainter {
     this.requestRender();
   }
 
-  pointerDown(event) {
-    if (!this.image) return;
-    this.canvas.setPointerCapture(event.pointerId);
-    this.pointers.set(event.pointerId, [event.offsetX, event.offsetY]);
-    if (this.pointers.size === 2) {
-      // A second finger turns a stroke that just began into a pinch.
-      if (this.stroke && this.stroke.points.length < 4) {
-        this.stroke = null;
-        this.replay();
-      } else {
-        this.finishStroke();
-      }
-      this.gesture = this.pinchState();
-      return;
-    }
-    if (this.pointers.size > 2) return;
-    const panning =
-      this.tool === "pan" || this.spaceHeld || event.button === 1 || event.button === 2;
-    if (panning) {
-      this.gesture = { pan: [event.offsetX, event.offsetY] };
-      return;
-    }
-    if (event.button !== 0) return;
-    const point = this.toImage(event.offsetX, event.offsetY);
-    this.stroke = {
-      type: "stroke",
-      erase: this.tool === "eraser",
-      size: this.brushSize,
-      points: [point],
-    };
+  // --- Strokes and selections (driven by painter-pointer.js) ---------------
+
+  startStroke(point) {
+    this.stroke = { type: "stroke", erase: this.tool === "eraser", size: this.brushSize, points: [point] };
+    this.before = copyOf(this.painted);
     this.preview();
-    event.preventDefault();
   }
 
-  pointerMove(event) {
-    this.cursor = [event.offsetX, event.offsetY];
-    if (this.pointers.has(event.pointerId)) {
-      this.pointers.set(event.pointerId, [event.offsetX, event.offsetY]);
-    }
-    if (this.gesture && this.pointers.size === 2 && this.gesture.distance) {
-      const now = this.pinchState();
-      this.panBy(now.centre[0] - this.gesture.centre[0], now.centre[1] - this.gesture.centre[1]);
-      this.zoomAt(now.distance / this.gesture.distance, now.centre[0], now.centre[1]);
-      this.gesture = now;
-      return;
-    }
-    if (this.gesture && this.gesture.pan) {
-      const [lastX, lastY] = this.gesture.pan;
-      this.panBy(event.offsetX - lastX, event.offsetY - lastY);
-      this.gesture.pan = [event.offsetX, event.offsetY];
-      return;
-    }
-    if (this.stroke) {
-      const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-      for (const each of events.length ? events : [event]) {
-        this.stroke.points.push(this.toImage(each.offsetX, each.offsetY));
-      }
-      this.preview();
-    }
-    this.requestRender();
-  }
-
-  pointerUp(event, canceled = false) {
-    this.pointers.delete(event.pointerId);
-    if (this.pointers.size < 2 && this.gesture && this.gesture.distance) this.gesture = null;
-    if (this.gesture && this.gesture.pan && !this.pointers.size) this.gesture = null;
-    if (this.stroke) {
-      if (canceled) {
-        this.stroke = null;
-        this.replay();
-        this.requestRender();
-      } else {
-        this.finishStroke();
-      }
-    }
-  }
-
-  pinchState() {
-    const [a, b] = [...this.pointers.values()];
-    return {
-      centre: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2],
-      distance: Math.max(1, Math.hypot(a[0] - b[0], a[1] - b[1])),
-    };
+  extendStroke(points) {
+    this.stroke.points.push(...points);
+    this.preview();
   }
 
   /**
@@ -522,56 +470,53 @@ export class MaskPainter {
    * build up extra coverage at their antialiased edges, and the eraser is exact.
    */
   preview() {
-    this.before ||= document.createElement("canvas");
-    if (this.stroke.points.length === 1) {
-      this.before.width = this.width;
-      this.before.height = this.height;
-      this.before.getContext("2d").drawImage(this.mask, 0, 0);
-    }
-    this.maskContext.clearRect(0, 0, this.width, this.height);
-    this.maskContext.drawImage(this.before, 0, 0);
+    this.paintedContext.clearRect(0, 0, this.sentWidth, this.sentHeight);
+    this.paintedContext.drawImage(this.before, 0, 0);
     this.draw(this.stroke);
     this.requestRender();
   }
 
-  finishStroke() {
+  /** Keep the stroke in progress as an edit, or drop it when `canceled`. */
+  endStroke({ canceled = false } = {}) {
     const stroke = this.stroke;
     this.stroke = null;
     if (!stroke) return;
+    if (canceled) {
+      this.replay();
+      this.requestRender();
+      return;
+    }
     this.ops.push(stroke);
     this.undone = [];
     this.changed();
   }
-}
 
-/**
- * The area a mask image marks, as a canvas painted where the mask says "change".
- * Same conventions as the server: transparent pixels mark the area when the
- * mask has any; otherwise white (>= 128) marks it.
- */
-function maskArea(bitmap) {
-  const canvas = document.createElement("canvas");
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  context.drawImage(bitmap, 0, 0);
-  const image = context.getImageData(0, 0, canvas.width, canvas.height);
-  const pixels = image.data;
-  let transparent = false;
-  for (let index = 3; index < pixels.length; index += 4) {
-    if (pixels[index] === 0) {
-      transparent = true;
-      break;
+  /** A press with a selection tool: a new selection, or a polygon's next corner. */
+  selectionPoint(point, altKey) {
+    if (!this.selection) {
+      this.selection = new SelectionGesture(this.tool, point, altKey);
+    } else if (this.selection.addCorner(point, this.view.scale)) {
+      this.commitSelection();
     }
+    this.requestRender();
   }
-  for (let index = 0; index < pixels.length; index += 4) {
-    const grey = 0.299 * pixels[index] + 0.587 * pixels[index + 1] + 0.114 * pixels[index + 2];
-    const marked = transparent ? pixels[index + 3] === 0 : grey >= 128;
-    pixels[index] = 255;
-    pixels[index + 1] = 64;
-    pixels[index + 2] = 64;
-    pixels[index + 3] = marked ? 255 : 0;
+
+  commitSelection() {
+    const selection = this.selection;
+    this.selection = null;
+    const op = selection?.finish();
+    if (op) {
+      this.apply(op);
+      const name = { rectangle: "Rectangle", lasso: "Lasso", polygon: "Polygon" }[selection.tool];
+      this.announce(`${name} ${op.erase ? "taken out of" : "added to"} the mask.`);
+    }
+    this.requestRender();
   }
-  context.putImageData(image, 0, 0);
-  return canvas;
+
+  cancelSelection() {
+    if (!this.selection) return;
+    this.selection = null;
+    this.announce("Selection cancelled.");
+    this.requestRender();
+  }
 }

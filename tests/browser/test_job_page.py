@@ -13,6 +13,7 @@ from PIL import Image
 
 from editor import pipeline
 from editor.models import ImageRole, Job, JobStatus
+from tests.browser.running import open_job_page, run_in_place
 from tests.factories import make_job
 from tests.images import image_bytes, mask_bytes
 
@@ -115,8 +116,8 @@ def test_edit_this_result_starts_a_linked_job_from_the_result(
     page.wait_for_function("() => document.getElementById('painter-canvas').dataset.scale")
     page.fill("#id_prompt", "now sepia")
     shot(page, "editor-edit-this-result")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    open_job_page(page)
     child = Job.objects.get(prompt="now sepia")
     assert child.parent_id == job.pk
     first = child.images.get(role=ImageRole.INPUT, position=0)
@@ -137,8 +138,7 @@ def test_run_again_brings_back_the_inputs_mask_model_and_parameters(
     expect(page.locator("#image-list li")).to_have_count(2)
     expect(page.locator("#id_n")).to_have_value("2")
     expect(page.locator("#painter-status")).to_contain_text("earlier mask is loaded")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     again = Job.objects.exclude(pk=job.pk).get()
     assert again.params == {"n": 2}
     assert [i.sha256 for i in again.images.filter(role=ImageRole.INPUT).order_by("position")] == [

@@ -45,6 +45,9 @@ class StrictFake(FakeProvider):
         self.rejections: list[str] = []
         self.result_size = (32, 24)
         self.result_format = "PNG"
+        # Answer an edit with the first image it received, every pixel of it
+        # changed (see ``every_pixel_changed``): a model that respects no mask.
+        self.change_every_pixel = False
 
     def then(self, *steps: Step) -> StrictFake:
         """Answer the next requests with ``steps`` (in order) before serving normally."""
@@ -101,6 +104,24 @@ def result_image(
 ) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGBA" if fmt == "PNG" else "RGB", size, colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def every_pixel_changed(image: Image.Image, *, size: tuple[int, int] | None = None) -> bytes:
+    """``image`` as an opaque PNG with every colour channel of every pixel moved
+    by 128 (far past any codec noise), scaled to ``size`` if given.
+
+    Transparent pixels (a padded square's borders) come back as opaque grey
+    bars, as a real model paints over them.
+    """
+    red, green, blue, _ = image.convert("RGBA").split()
+    moved = Image.merge(
+        "RGB", [band.point(lambda value: value ^ 0x80) for band in (red, green, blue)]
+    )
+    if size is not None and moved.size != size:
+        moved = moved.resize(size, Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    moved.convert("RGBA").save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -14,7 +14,7 @@ import time
 
 from PIL import Image
 
-from tests.fakes.common import Rejected, StrictFake, b64, json_reply
+from tests.fakes.common import Rejected, StrictFake, b64, every_pixel_changed, json_reply
 from tests.fakes.server import RecordedRequest, Reply
 
 SIZES = {"256x256", "512x512", "1024x1024"}
@@ -90,7 +90,7 @@ class Dalle2Fake(StrictFake):
         elif not has_transparency(image):
             raise Rejected("Invalid image: without a mask, the image must have transparency.")
         values = {k: v[0][1].decode() for k, v in fields.items() if k not in ("image", "mask")}
-        return self.answer(values)
+        return self.answer(values, edited=image if self.change_every_pixel else None)
 
     def generate(self, request: RecordedRequest) -> Reply:
         if not request.content_type.startswith("application/json"):
@@ -101,7 +101,7 @@ class Dalle2Fake(StrictFake):
             raise Rejected(f"Unrecognized request argument supplied: {', '.join(sorted(unknown))}")
         return self.answer({k: str(v) for k, v in body.items()})
 
-    def answer(self, values: dict[str, str]) -> Reply:
+    def answer(self, values: dict[str, str], *, edited: Image.Image | None = None) -> Reply:
         prompt = values.get("prompt", "")
         if not prompt or len(prompt) > 1000:
             raise Rejected("The prompt must be 1 to 1000 characters.")
@@ -117,6 +117,10 @@ class Dalle2Fake(StrictFake):
         data = []
         for index in range(n):
             picture = self.result_png(index)
+            if edited is not None:
+                # The model answers at the size asked for, square like what it got.
+                side = int(size.split("x")[0])
+                picture = every_pixel_changed(edited, size=(side, side))
             if response_format == "b64_json":
                 data.append({"b64_json": b64(picture)})
             else:

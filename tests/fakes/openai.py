@@ -7,7 +7,7 @@ import json
 
 from PIL import Image
 
-from tests.fakes.common import Rejected, StrictFake, b64, json_reply
+from tests.fakes.common import Rejected, StrictFake, b64, every_pixel_changed, json_reply
 from tests.fakes.server import RecordedRequest, Reply
 
 MODELS = [
@@ -143,6 +143,9 @@ class OpenAIFake(StrictFake):
                 raise Rejected("Invalid mask image: no fully transparent area to edit.")
             self.last_mask = mask
         edited = self.last_images[0] if self.echo_input else None
+        if self.change_every_pixel:
+            changed = open_checked(every_pixel_changed(self.last_images[0]), "result")
+            return self.answer(values, input_images=len(images), edited=changed)
         return self.answer(values, input_images=len(images), edited=edited)
 
     def generate(self, request: RecordedRequest) -> Reply:

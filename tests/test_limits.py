@@ -1,0 +1,516 @@
+"""Budgets, fair-use caps and model access, checked before anything is stored."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from editor import limits, services
+from editor.models import (
+    GroupPolicy,
+    ImageModel,
+    Job,
+    JobImage,
+    JobStatus,
+    Provider,
+    RemovedJobSpend,
+    SiteLimits,
+    UserLimits,
+)
+from tests.images import image_bytes, upload
+
+# A moment well inside a month, and the month's last and next month's first instants.
+MID_DECEMBER = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
+NEW_YEAR = datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
+
+
+def submit(user: User, model: ImageModel, cost: str | None, *, now: datetime) -> Job:
+    """A job as the editor submits it, with its estimated cost (None: unknown)."""
+    return services.job_create(
+        user=user,
+        image_model=model,
+        prompt="a lighthouse at dusk",
+        params={"n": 1},
+        images=[],
+        estimated_cost=Decimal(cost) if cost is not None else None,
+        now=now,
+    )
+
+
+def spent_before(user: User, model: ImageModel, cost: str, *, created: datetime) -> Job:
+    """A finished job of ``created`` whose real cost was ``cost``."""
+    job = Job.objects.create(
+        owner=user,
+        kind="generate",
+        image_model=model,
+        model_label=model.label,
+        provider_name=model.provider.name,
+        prompt="earlier",
+        status=JobStatus.SUCCEEDED,
+        cost=Decimal(cost),
+    )
+    Job.objects.filter(pk=job.pk).update(created=created)
+    return job
+
+
+def backdate(job: Job, created: datetime) -> None:
+    Job.objects.filter(pk=job.pk).update(created=created)
+
+
+def site_limits(**values: Any) -> SiteLimits:
+    row = SiteLimits.current()
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.save()
+    return row
+
+
+@pytest.fixture
+def priced_model(db: None) -> ImageModel:
+    provider = Provider.objects.create(name="router", kind="imagerouter", base_url="http://x")
+    return ImageModel.objects.create(
+        provider=provider,
+        model_id="painter-1",
+        label="Painter",
+        can_generate=True,
+        pricing={"per_image": "0.04"},
+    )
+
+
+# --- Budgets ------------------------------------------------------------------------
+
+
+def test_a_run_over_the_monthly_limit_is_refused_with_what_is_left_and_when_it_resets(
+    alice: User, priced_model: ImageModel, django_capture_on_commit_callbacks: Any
+) -> None:
+    site_limits(monthly_limit=Decimal("5.00"))
+    spent_before(alice, priced_model, "4.988", created=MID_DECEMBER - timedelta(days=3))
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(limits.OverBudget) as refused,
+    ):
+        submit(alice, priced_model, "0.04", now=MID_DECEMBER)
+    assert refused.value.message == (
+        "This run would cost about $0.04; you have $0.012 left of your $5.00 monthly limit, "
+        "which resets on 1 Jan 2027."
+    )
+    assert refused.value.remaining == Decimal("0.012")
+    assert refused.value.resets_at == NEW_YEAR
+    assert Job.objects.count() == 1 and callbacks == []
+
+
+def test_a_run_that_fits_reserves_its_estimate(alice: User, priced_model: ImageModel) -> None:
+    site_limits(monthly_limit=Decimal("5.00"))
+    spent_before(alice, priced_model, "4.96", created=MID_DECEMBER - timedelta(days=3))
+    job = submit(alice, priced_model, "0.04", now=MID_DECEMBER)
+    assert job.reserved == Decimal("0.04")
+    with pytest.raises(limits.OverBudget):
+        submit(alice, priced_model, "0.01", now=MID_DECEMBER)
+
+
+def test_a_settled_cost_below_the_estimate_frees_the_difference(
+    alice: User, priced_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("1.00"))
+    first = submit(alice, priced_model, "0.80", now=MID_DECEMBER)
+    backdate(first, MID_DECEMBER)
+    with pytest.raises(limits.OverBudget) as refused:
+        submit(alice, priced_model, "0.30", now=MID_DECEMBER)
+    assert refused.value.remaining == Decimal("0.20")
+    # The run ends and the provider reports what it really cost.
+    Job.objects.filter(pk=first.pk).update(
+        status=JobStatus.SUCCEEDED, cost=Decimal("0.50"), cost_source="provider"
+    )
+    assert submit(alice, priced_model, "0.30", now=MID_DECEMBER).reserved == Decimal("0.30")
+
+
+def test_a_failed_job_that_cost_nothing_gives_its_reservation_back(
+    alice: User, priced_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("1.00"))
+    first = submit(alice, priced_model, "0.80", now=MID_DECEMBER)
+    backdate(first, MID_DECEMBER)
+    Job.objects.filter(pk=first.pk).update(status=JobStatus.FAILED)
+    submit(alice, priced_model, "0.90", now=MID_DECEMBER)
+
+
+def test_a_failed_job_that_did_cost_keeps_counting(alice: User, priced_model: ImageModel) -> None:
+    site_limits(monthly_limit=Decimal("1.00"))
+    first = submit(alice, priced_model, "0.80", now=MID_DECEMBER)
+    backdate(first, MID_DECEMBER)
+    Job.objects.filter(pk=first.pk).update(status=JobStatus.FAILED, cost=Decimal("0.40"))
+    with pytest.raises(limits.OverBudget) as refused:
+        submit(alice, priced_model, "0.90", now=MID_DECEMBER)
+    assert refused.value.remaining == Decimal("0.60")
+
+
+def test_a_new_month_resets_the_limit(alice: User, priced_model: ImageModel) -> None:
+    site_limits(monthly_limit=Decimal("5.00"))
+    spent_before(alice, priced_model, "5.00", created=datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
+    with pytest.raises(limits.OverBudget):
+        submit(alice, priced_model, "0.04", now=NEW_YEAR - timedelta(seconds=1))
+    assert submit(alice, priced_model, "0.04", now=NEW_YEAR).reserved == Decimal("0.04")
+
+
+def test_the_daily_limit_says_it_resets_the_next_day(alice: User, priced_model: ImageModel) -> None:
+    site_limits(monthly_limit=Decimal("50"), daily_limit=Decimal("1"))
+    spent_before(alice, priced_model, "0.99", created=MID_DECEMBER - timedelta(hours=2))
+    with pytest.raises(limits.OverBudget) as refused:
+        submit(alice, priced_model, "0.04", now=MID_DECEMBER)
+    assert refused.value.message.endswith(
+        "you have $0.01 left of your $1.00 daily limit, which resets on 16 Dec 2026."
+    )
+    assert submit(alice, priced_model, "0.04", now=MID_DECEMBER + timedelta(hours=12))
+
+
+def test_deleting_jobs_does_not_give_their_spend_back(
+    alice: User, priced_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("1.00"))
+    spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
+    waiting = submit(alice, priced_model, "0.20", now=MID_DECEMBER)
+    backdate(waiting, MID_DECEMBER)
+    services.jobs_delete(jobs=Job.objects.filter(owner=alice))
+    # The finished job's cost stays counted; the queued one never runs, so its
+    # reservation goes.
+    assert RemovedJobSpend.objects.get().amount == Decimal("0.70")
+    with pytest.raises(limits.OverBudget):
+        submit(alice, priced_model, "0.40", now=MID_DECEMBER)
+    submit(alice, priced_model, "0.30", now=MID_DECEMBER)
+
+
+def test_one_users_spend_does_not_count_against_another(
+    alice: User, bob: User, priced_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("1.00"))
+    spent_before(alice, priced_model, "1.00", created=MID_DECEMBER)
+    with pytest.raises(limits.OverBudget):
+        submit(alice, priced_model, "0.04", now=MID_DECEMBER)
+    assert submit(bob, priced_model, "0.04", now=MID_DECEMBER)
+
+
+def test_a_free_model_runs_when_the_budget_is_spent(
+    alice: User, priced_model: ImageModel, offline_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("1.00"))
+    spent_before(alice, priced_model, "1.00", created=MID_DECEMBER)
+    assert submit(alice, offline_model, "0", now=MID_DECEMBER).reserved == 0
+
+
+# --- Models without a price ----------------------------------------------------------
+
+
+def test_unpriced_models_can_be_blocked_under_a_budget(
+    alice: User, priced_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("5"), unpriced_policy="block")
+    with pytest.raises(limits.PriceUnknown) as refused:
+        submit(alice, priced_model, None, now=MID_DECEMBER)
+    assert "no known price" in refused.value.message
+    assert Job.objects.count() == 0
+
+
+def test_unpriced_models_can_count_at_an_assumed_price(
+    alice: User, priced_model: ImageModel
+) -> None:
+    site_limits(monthly_limit=Decimal("0.12"), unpriced_policy="assume")
+    site_limits(unpriced_price=Decimal("0.05"))
+    assert submit(alice, priced_model, None, now=MID_DECEMBER).reserved == Decimal("0.05")
+    submit(alice, priced_model, None, now=MID_DECEMBER)
+    with pytest.raises(limits.OverBudget) as refused:
+        submit(alice, priced_model, None, now=MID_DECEMBER)
+    assert refused.value.message.startswith("This run would cost about $0.05; you have $0.02")
+
+
+def test_unpriced_models_allowed_count_nothing_until_the_budget_is_spent(
+    alice: User, priced_model: ImageModel, settings: Any
+) -> None:
+    settings.DARKROOM_UNPRICED_MODELS = "allow"
+    site_limits(monthly_limit=Decimal("1"))
+    assert submit(alice, priced_model, None, now=MID_DECEMBER).reserved == 0
+    spent_before(alice, priced_model, "1.00", created=MID_DECEMBER)
+    with pytest.raises(limits.OverBudget) as refused:
+        submit(alice, priced_model, None, now=MID_DECEMBER)
+    assert refused.value.message.startswith("This run's cost is not known in advance; you have $0")
+
+
+def test_the_environment_gives_an_assumed_price(settings: Any, alice: User) -> None:
+    settings.DARKROOM_UNPRICED_MODELS = "0.07"
+    found = limits.limits_for(alice)
+    assert (found.unpriced_policy, found.unpriced_price) == ("assume", Decimal("0.07"))
+
+
+# --- Which limit applies -------------------------------------------------------------------
+
+
+def test_a_users_own_limit_beats_their_groups_which_beat_the_default(
+    alice: User, settings: Any
+) -> None:
+    settings.DARKROOM_MONTHLY_LIMIT = "3"
+    assert limits.limits_for(alice).monthly == Decimal("3")
+    site_limits(monthly_limit=Decimal("5"))
+    assert limits.limits_for(alice).monthly == Decimal("5")
+    for name, amount in (("designers", "20"), ("interns", "2")):
+        group = Group.objects.create(name=name)
+        GroupPolicy.objects.create(group=group, monthly_limit=Decimal(amount))
+        alice.groups.add(group)
+    # The most generous of the groups.
+    assert limits.limits_for(alice).monthly == Decimal("20")
+    UserLimits.objects.create(user=alice, monthly_limit=Decimal("1"))
+    assert limits.limits_for(alice).monthly == Decimal("1")
+
+
+# --- Fair use ---------------------------------------------------------------------------
+
+
+def test_too_many_submissions_in_a_minute_are_refused_with_the_wait(
+    alice: User, bob: User, offline_model: ImageModel
+) -> None:
+    UserLimits.objects.create(user=alice, jobs_per_minute=3)
+    now = MID_DECEMBER
+    for seconds in (0, 10, 20):
+        backdate(submit(alice, offline_model, "0", now=now), now + timedelta(seconds=seconds))
+    with pytest.raises(limits.RateLimited) as refused:
+        submit(alice, offline_model, "0", now=now + timedelta(seconds=30))
+    # The first of the three leaves the minute 30 s later.
+    assert refused.value.retry_after == 30
+    assert refused.value.message == (
+        "You submitted 3 jobs in the last minute, the most this site allows is 3. "
+        "You can submit again in 30 seconds."
+    )
+    assert Job.objects.filter(owner=alice).count() == 3
+    assert submit(alice, offline_model, "0", now=now + timedelta(seconds=61))
+    assert submit(bob, offline_model, "0", now=now + timedelta(seconds=30))
+
+
+def test_too_many_jobs_in_flight_are_refused_until_one_finishes(
+    alice: User, offline_model: ImageModel
+) -> None:
+    site_limits(max_active_jobs=2)
+    first = submit(alice, offline_model, "0", now=MID_DECEMBER)
+    submit(alice, offline_model, "0", now=MID_DECEMBER)
+    with pytest.raises(limits.RateLimited) as refused:
+        submit(alice, offline_model, "0", now=MID_DECEMBER)
+    assert refused.value.message.startswith("You have 2 jobs queued or running, the most")
+    assert refused.value.retry_after >= 5
+    Job.objects.filter(pk=first.pk).update(status=JobStatus.SUCCEEDED)
+    assert submit(alice, offline_model, "0", now=MID_DECEMBER)
+
+
+def post_edit(client: Client, model: ImageModel, **headers: Any) -> Any:
+    data = {"prompt": "invert", "image_model": model.pk, "images": [upload(image_bytes())]}
+    return client.post("/", data, **headers)
+
+
+def test_the_editor_answers_a_rate_cap_with_a_429_page_and_retry_after(
+    alice: User, alice_client: Client, offline_model: ImageModel, media_dir: Path
+) -> None:
+    UserLimits.objects.create(user=alice, jobs_per_minute=1)
+    assert post_edit(alice_client, offline_model).status_code == 302
+    response = post_edit(alice_client, offline_model)
+    assert response.status_code == 429
+    assert 50 <= int(response["Retry-After"]) <= 60
+    page = response.content.decode()
+    assert "Not now: too many jobs" in page
+    assert "You submitted 1 job in the last minute, the most this site allows is 1. " in page
+    wait = re.search(r"You can submit again in (\d+) seconds\.", page)
+    assert wait and 50 <= int(wait[1]) <= 60
+    assert Job.objects.count() == 1 and JobImage.objects.count() == 1
+
+
+def test_an_htmx_submission_over_the_cap_shows_the_refusal_in_place(
+    alice: User, alice_client: Client, offline_model: ImageModel
+) -> None:
+    UserLimits.objects.create(user=alice, max_active_jobs=1)
+    post_edit(alice_client, offline_model)
+    response = post_edit(alice_client, offline_model, HTTP_HX_REQUEST="true")
+    assert response.status_code == 429
+    assert response["HX-Retarget"] == "#messages"
+    assert response["Retry-After"]
+    assert "You have 1 job queued or running" in response.content.decode()
+
+
+def test_the_editor_shows_an_over_budget_refusal_on_the_form(
+    alice: User, alice_client: Client, priced_model: ImageModel, media_dir: Path
+) -> None:
+    priced_model.can_edit = True
+    priced_model.save()
+    UserLimits.objects.create(user=alice, monthly_limit=Decimal("0.01"))
+    response = post_edit(alice_client, priced_model)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This run would cost about $0.04; you have $0.01 left of your $0.01 monthly" in page
+    assert 'name="prompt"' in page  # the form, with what was entered
+    assert Job.objects.count() == 0
+    assert [path for path in media_dir.rglob("*") if path.is_file()] == []
+
+
+# --- Model access -------------------------------------------------------------------------
+
+
+def test_groups_decide_which_models_a_user_sees(
+    alice: User, bob: User, priced_model: ImageModel, offline_model: ImageModel
+) -> None:
+    everything = set(ImageModel.objects.usable())
+    assert set(ImageModel.objects.available_to(alice)) == everything
+    router_only = Group.objects.create(name="router users")
+    GroupPolicy.objects.create(group=router_only).providers.add(priced_model.provider)
+    alice.groups.add(router_only)
+    assert list(ImageModel.objects.available_to(alice)) == [priced_model]
+    demo = Group.objects.create(name="demo")
+    GroupPolicy.objects.create(group=demo).image_models.add(offline_model)
+    alice.groups.add(demo)
+    assert set(ImageModel.objects.available_to(alice)) == {priced_model, offline_model}
+    # A group without a choice of providers or models restricts nothing.
+    unrestricted = Group.objects.create(name="everyone")
+    GroupPolicy.objects.create(group=unrestricted, monthly_limit=Decimal(1))
+    bob.groups.add(unrestricted)
+    assert set(ImageModel.objects.available_to(bob)) == everything
+
+
+def test_a_hidden_model_is_absent_from_the_picker_and_refused_like_a_disabled_one(
+    alice: User,
+    alice_client: Client,
+    priced_model: ImageModel,
+    offline_model: ImageModel,
+    media_dir: Path,
+) -> None:
+    group = Group.objects.create(name="router users")
+    GroupPolicy.objects.create(group=group).providers.add(priced_model.provider)
+    alice.groups.add(group)
+    page = alice_client.get("/").content.decode()
+    assert "Painter" in page and "Offline demo" not in page
+    response = post_edit(alice_client, offline_model)
+    assert response.status_code == 400
+    assert limits.MODEL_NOT_AVAILABLE in response.content.decode()
+    with pytest.raises(limits.ModelNotAvailable):
+        submit(alice, offline_model, "0", now=MID_DECEMBER)
+    assert Job.objects.count() == 0
+
+
+# --- The admin ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(db: None) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-pw-pw-pw"))
+    return client
+
+
+def test_the_admin_edits_the_site_default(admin_client: Client, alice: User) -> None:
+    response = admin_client.get("/admin/editor/sitelimits/", follow=True)
+    assert response.status_code == 200
+    assert "DARKROOM_MONTHLY_LIMIT" in response.content.decode()
+    row = SiteLimits.current()
+    response = admin_client.post(
+        f"/admin/editor/sitelimits/{row.pk}/change/",
+        {
+            "monthly_limit": "7.50",
+            "daily_limit": "",
+            "max_active_jobs": "4",
+            "jobs_per_minute": "",
+            "unpriced_policy": "block",
+            "unpriced_price": "",
+        },
+    )
+    assert response.status_code == 302
+    found = limits.limits_for(alice)
+    assert (found.monthly, found.max_active_jobs, found.unpriced_policy) == (
+        Decimal("7.50"),
+        4,
+        "block",
+    )
+
+
+def test_the_admin_sets_a_groups_models_and_a_users_limits(
+    admin_client: Client, alice: User, priced_model: ImageModel
+) -> None:
+    group = Group.objects.create(name="router users")
+    alice.groups.add(group)
+    page = admin_client.get(f"/admin/auth/group/{group.pk}/change/").content.decode()
+    assert "Limits and model access" in page
+    response = admin_client.post(
+        f"/admin/auth/group/{group.pk}/change/",
+        {
+            "name": "router users",
+            "policy-TOTAL_FORMS": "1",
+            "policy-INITIAL_FORMS": "0",
+            "policy-0-providers": [str(priced_model.provider.pk)],
+            "policy-0-monthly_limit": "3",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(ImageModel.objects.available_to(alice)) == [priced_model]
+    assert limits.limits_for(alice).monthly == Decimal("3")
+    page = admin_client.get(f"/admin/auth/user/{alice.pk}/change/").content.decode()
+    assert "Limits (empty fields" in page
+
+
+# --- The command line -------------------------------------------------------------------------
+
+
+def run_limits(*args: str) -> str:
+    out = io.StringIO()
+    call_command("limits", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_cli_sets_and_shows_a_users_limits_and_spend(
+    alice: User, priced_model: ImageModel
+) -> None:
+    spent_before(alice, priced_model, "0.042", created=datetime.now(UTC))
+    out = run_limits("set", "--user", "alice", "--monthly", "5", "--per-minute", "10")
+    assert "monthly limit: $5.00 (the user's own)" in out
+    assert "jobs per minute: 10 (the user's own)" in out
+    assert "spent this month: $0.042" in out
+    found = limits.limits_for(alice)
+    assert (found.monthly, found.jobs_per_minute, found.daily) == (Decimal(5), 10, None)
+    run_limits("set", "--user", "alice", "--monthly", "none", "--daily", "1.50")
+    found = limits.limits_for(alice)
+    assert (found.monthly, found.daily) == (None, Decimal("1.50"))
+    out = run_limits("show", "--user", "alice")
+    assert "monthly limit: no limit" in out and "daily limit: $1.50 (the user's own)" in out
+
+
+def test_the_cli_sets_the_default_and_lists_who_spent(
+    alice: User, bob: User, priced_model: ImageModel
+) -> None:
+    spent_before(alice, priced_model, "0.30", created=datetime.now(UTC))
+    out = run_limits(
+        "set", "--default", "--monthly", "20", "--max-active", "4", "--unpriced", "0.05"
+    )
+    assert "monthly limit: $20.00 (site default)" in out
+    assert "jobs queued or running at once: 4 (site default)" in out
+    assert "models without a known price: counted at $0.05 a run" in out
+    assert "  alice: $0.30" in out and "bob" not in out
+    assert limits.limits_for(bob).max_active_jobs == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("set", "--user", "nobody", "--monthly", "5"), "No user named 'nobody'."),
+        (("set", "--user", "alice", "--monthly", "five"), "Not an amount in USD: 'five'"),
+        (("set", "--user", "alice", "--monthly", "-1"), "A limit is 0 or more"),
+        (("set", "--user", "alice", "--max-active", "2.5"), "Not a whole number of jobs"),
+        (("set", "--user", "alice"), "Nothing to set"),
+        (("set", "--user", "alice", "--unpriced", "block"), "site default only"),
+    ],
+)
+def test_the_cli_refuses_bad_input_and_changes_nothing(
+    alice: User, args: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run_limits(*args)
+    assert not UserLimits.objects.exists()
