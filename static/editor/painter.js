@@ -172,7 +172,20 @@ export class MaskPainter {
    * change, black = keep, greys along a feathered edge (what the server reads).
    */
   exportBlob() {
-    return maskToBlob(this.effectiveMask(), this.feather);
+    return maskToBlob(this.effectiveMask(), { keepGreys: this.feather > 0 });
+  }
+
+  /**
+   * What was painted, at the picture's own size, without the feather or the
+   * extension (both are settings applied on top): the mask to keep, or to
+   * carry over to the next image, so loading it back never softens it twice.
+   */
+  exportPaintedBlob() {
+    const out = document.createElement("canvas");
+    out.width = this.width;
+    out.height = this.height;
+    out.getContext("2d").drawImage(this.painted, -this.frame.x, -this.frame.y);
+    return maskToBlob(out, { keepGreys: true });
   }
 
   /**
