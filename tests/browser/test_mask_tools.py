@@ -312,6 +312,28 @@ def test_a_polygon_closes_on_its_first_corner_and_can_be_taken_back(
     assert inside[0] > outside[0], (inside, outside)
 
 
+def test_take_out_mode_subtracts_without_a_modifier_key(
+    page: Any, idle_queue: Path, shot: Callable[..., Path]
+) -> None:
+    open_editor(page, 800, 600, model=None)
+    page.keyboard.press("m")
+    drag(page, [(100, 100), (700, 500)])
+    picture_colour = sample_canvas(page, (750.0, 550.0))
+    take_out = page.get_by_role("button", name="Take out")
+    take_out.click()
+    expect(take_out).to_have_attribute("aria-pressed", "true")
+    drag(page, [(300, 200), (500, 400)])
+    expect(page.locator("#painter-status")).to_have_text("Rectangle taken out of the mask.")
+    # Alt does the opposite of the mode: it adds again.
+    drag(page, [(350, 250), (450, 350)], alt=True)
+    expect(page.locator("#painter-status")).to_have_text("Rectangle added to the mask.")
+    page.wait_for_timeout(100)
+    shot(page, "mask-take-out-mode", full_page=False)
+    assert sample_canvas(page, (320.0, 220.0))[:3] == picture_colour[:3]
+    assert sample_canvas(page, (400.0, 300.0))[:3] != picture_colour[:3]
+    assert sample_canvas(page, (200.0, 150.0))[:3] != picture_colour[:3]
+
+
 def test_each_tool_names_its_shortcut(page: Any, idle_queue: Path) -> None:
     open_editor(page, 400, 300, model=None)
     for name, key in [
