@@ -20,6 +20,7 @@ urlpatterns = [
     path("confirm-email/<str:token>/", account_views.confirm_email, name="confirm-email"),
     path("tokens/", api_account.tokens_page, name="api-tokens"),
     path("tokens/<int:token_id>/revoke/", api_account.token_revoke, name="api-token-revoke"),
+    path("time-zone/", views.time_zone, name="time_zone"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -43,17 +43,24 @@ def usage_dashboard(request: HttpRequest) -> HttpResponse:
     if request.GET and not form.is_valid():
         return render(request, "operator/usage.html", {"form": form}, status=400)
     first, last = _range(form)
+    if not form.is_bound:
+        form = UsageRangeForm(initial={"date_from": first, "date_to": last})
     end = last + timedelta(days=1)
     through = usage.complete_through()
-    by = {
-        name: usage.totals_by(keys=keys, start=first, end=end, through=through)
-        for name, keys in {
-            "user": (usage.USER,),
-            "model": (usage.MODEL, usage.PROVIDER),
-            "provider": (usage.PROVIDER,),
-            "day": (usage.DAY,),
-        }.items()
+    # Two scans of the range: by day, and by (user, provider, model), which
+    # has at most users x models groups, summed here into the three tables.
+    by: dict[str, dict[usage.Key, usage.Totals]] = {
+        "day": usage.totals_by(keys=(usage.DAY,), start=first, end=end, through=through),
+        "user": {},
+        "model": {},
+        "provider": {},
     }
+    for (username, provider, model), totals in usage.totals_by(
+        keys=(usage.USER, usage.PROVIDER, usage.MODEL), start=first, end=end, through=through
+    ).items():
+        by["user"].setdefault((username,), usage.Totals()).add(totals)
+        by["model"].setdefault((model, provider), usage.Totals()).add(totals)
+        by["provider"].setdefault((provider,), usage.Totals()).add(totals)
     total = usage.Totals()
     for totals in by["day"].values():
         total.add(totals)

@@ -38,7 +38,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import compositing, imaging, parameters, pricing
+from editor import compositing, events, imaging, parameters, pricing
 from editor.database import release_connection, with_database_retry
 from editor.heartbeat import beating
 from editor.media import image_store
@@ -100,6 +100,7 @@ class JobObserver:
             updated = 1
         # What follows each stage is a wait on the network.
         release_connection()
+        events.job_changed(self.job.pk)
         if not updated and stage == JobStage.SENDING:
             # Canceled, or given up on by the sweep: stop before anything is
             # sent, so nobody pays for a call whose result would be dropped.
@@ -143,6 +144,7 @@ def job_claim(job_id: str) -> Job | None:
             **_too_many_attempts(limit, now)
         )
         return None
+    events.job_changed(job_id)
     return Job.objects.select_related("image_model__provider").get(pk=job_id)
 
 
@@ -395,6 +397,8 @@ def _finished(
     """The result as shown: cut back to the frame, the original kept outside
     the mask when the job asks for it, and the provider's leak measured."""
     masked_edit = job.kind == JobKind.EDIT and bool(request.images) and request.mask is not None
+    if not masked_edit and result.placement is None:
+        return compositing.as_received(image.data)  # nothing to line up: no decoding
     try:
         return compositing.finish_result(
             image.data,
@@ -407,12 +411,8 @@ def _finished(
     except Exception:
         # A paid result is never lost to Darkroom's own post-processing.
         logger.exception("Could not line up a result of job %s; kept as received.", job.pk)
-        return compositing.FinishedResult(
-            data=image.data,
-            size=(0, 0),
-            format="",
-            changed=False,
-            leak=None,
+        return compositing.as_received(
+            image.data,
             notice="Darkroom could not line this result up with the original; it is shown "
             "as the provider sent it.",
         )
@@ -444,6 +444,7 @@ def _lined_up_notice(job: Job, request: ImageRequest) -> str:
         "The result was cut back to the frame you chose (the provider was sent a padded "
         "square). The provider's raw output is kept too."
     )
+    events.job_changed(job.pk)
 
 
 def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:
@@ -491,6 +492,7 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_message=message,
         error_detail=dict(detail or {}),
     )
+    events.job_changed(job.pk)
 
 
 # --- Recovery ------------------------------------------------------------------
@@ -567,6 +569,7 @@ def jobs_recover(
             )
         if outcome:
             logger.warning("Recovered job %s from a stopped worker: %s", pk, outcome)
+            events.job_changed(pk)
             counts[outcome] += 1
     resend = _jobs_to_send_again(waiting_messages=waiting_messages, now=now)
     for pk, heartbeat in resend.values_list("pk", "heartbeat"):

@@ -170,7 +170,7 @@ ROUTES: dict[str, Fields] = {
     "editor/estimate/": Fields(
         get={"image_model", "input_images", "prompt_length", "n", "size", "quality"}
     ),
-    "jobs/<uuid:job_id>/": Fields(),
+    "jobs/<uuid:job_id>/": Fields(get={"variation"}),
     "jobs/<uuid:job_id>/status/": Fields(),
     "jobs/<uuid:job_id>/download/": Fields(),
     "images/<uuid:image_id>/": Fields(),
@@ -223,6 +223,9 @@ ROUTES: dict[str, Fields] = {
         },
     ),
     "accounts/password_change/done/": Fields(),
+    "accounts/time-zone/": Fields(
+        post={"time_zone"}, baseline=lambda world: {"time_zone": "Europe/Paris"}
+    ),
     "accounts/password_reset/": Fields(
         anonymous=True, post={"email"}, baseline=lambda world: {"email": "alice@example.com"}
     ),

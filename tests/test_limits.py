@@ -177,11 +177,16 @@ def test_deleting_jobs_does_not_give_their_spend_back(
     alice: User, priced_model: ImageModel
 ) -> None:
     site_limits(monthly_limit=Decimal("1.00"))
-    done = spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
-    services.job_delete(job=done)
+    spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
+    waiting = submit(alice, priced_model, "0.20", now=MID_DECEMBER)
+    backdate(waiting, MID_DECEMBER)
+    services.jobs_delete(jobs=Job.objects.filter(owner=alice))
+    # The finished job's cost stays counted; the queued one never runs, so its
+    # reservation goes.
     assert RemovedJobSpend.objects.get().amount == Decimal("0.70")
     with pytest.raises(limits.OverBudget):
         submit(alice, priced_model, "0.40", now=MID_DECEMBER)
+    submit(alice, priced_model, "0.30", now=MID_DECEMBER)
 
 
 def test_one_users_spend_does_not_count_against_another(
@@ -342,7 +347,7 @@ def test_the_editor_shows_an_over_budget_refusal_on_the_form(
     priced_model.save()
     UserLimits.objects.create(user=alice, monthly_limit=Decimal("0.01"))
     response = post_edit(alice_client, priced_model)
-    assert response.status_code == 403
+    assert response.status_code == 400
     page = response.content.decode()
     assert "This run would cost about $0.04; you have $0.01 left of your $0.01 monthly" in page
     assert 'name="prompt"' in page  # the form, with what was entered

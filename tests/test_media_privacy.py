@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from editor import pipeline, selectors
-from editor.models import ImageRole, Job, JobImage
+from editor.models import ApiToken, ImageRole, Job, JobImage
 from tests.factories import make_job
 from tests.images import image_bytes, mask_bytes
 from tests.media_helpers import body_of, is_presigned_redirect, stored
@@ -81,7 +81,15 @@ PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 def owner_urls(route: str, job: Job) -> list[str]:
     """``route`` filled with the owner's objects: one URL per value to try."""
     images = list(job.images.all())
+    token, _ = ApiToken.objects.get_or_create(
+        owner=job.owner, name="scripts", defaults={"prefix": "drk_x", "secret_hash": "0" * 64}
+    )
     values: dict[str, list[str]] = {
+        "token_id": [str(token.pk)],
+        # The image API (/v1/): a model id, and a result URL's signature (a
+        # real one is a capability, tested in tests/api/test_privacy.py).
+        "model_id": ["offline/offline-demo"],
+        "signed": ["forged-signature"],
         "job_id": [str(job.pk)],
         "image_id": [str(image.pk) for image in images],
         "variant": ["thumb", "download"],
@@ -164,6 +172,14 @@ def test_only_the_owner_gets_anything_from_any_url(
                     assert response.status_code != 200 or not body.startswith(
                         (b"\x89PNG", b"PK")
                     ), url
+                if route.startswith("v1/"):
+                    # The image API takes a token, never a session (429: wrong
+                    # tokens from one address are throttled).
+                    for who, response in (("bob", as_bob), ("visitor", as_visitor)):
+                        assert response.status_code in (401, 404, 405, 429), f"{who} {url}"
+                        assert response["Content-Type"] == "application/json", url
+                    checked += 1
+                    continue
                 if scoped:
                     # Another user: the same answer as for a job that does not exist.
                     assert as_bob.status_code in (404, 405), f"bob {method.upper()} {url}"
@@ -171,7 +187,11 @@ def test_only_the_owner_gets_anything_from_any_url(
                     assert as_visitor.status_code == 302, f"visitor {method.upper()} {url}"
                     assert as_visitor["Location"].startswith("/accounts/login/"), url
                 checked += 1
-            if scoped and "delete" not in route and "cancel" not in route:
+            if (
+                scoped
+                and not route.startswith("v1/")
+                and not any(verb in route for verb in ("delete", "cancel", "revoke"))
+            ):
                 # The owner does get the content.
                 owned = alice_client.get(url)
                 assert owned.status_code in (200, 286) or is_presigned_redirect(owned), url

@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -98,11 +99,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the user read through the sessions cache (editor/user_cache.py).
+    "editor.user_cache.CachedAuthenticationMiddleware",
     "webapp.middleware.PrivatePagesMiddleware",
     "webapp.middleware.ReadableRefusalsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Dates in the person's own zone (a cookie the browser sets, see README).
+    "webapp.timezones.UserTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Before anything reads the body (see its docstring).
@@ -184,16 +188,46 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # A cache every web process shares, in the database Darkroom already uses; the
 # password reset rate limit counts there. `migrate` creates its table.
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "darkroom_cache",
     }
 }
+# Sessions and the logged-in user are read from a cache on every request
+# (cached_db sessions: written through to the database, read from the cache).
+# CACHE_URL (Redis) serves every process on every machine; without it, the
+# embedded SQLite setup (one machine) keeps them in files under the data
+# folder, and a PostgreSQL setup falls back to the shared database cache
+# (correct across machines, but then a request costs two queries again).
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+    }
+    CACHES["sessions"] = CACHES["default"]
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "sessions"),
+        # Culling only drops cached copies; the database keeps every session.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+else:
+    CACHES["sessions"] = CACHES["default"]
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 # django-ratelimit prefers memcached or Redis, whose increments are atomic; in
 # the database cache a burst of simultaneous requests may count a few short,
 # which limits of a few per hour tolerate, and no new service is needed.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+SILENCED_SYSTEM_CHECKS = [
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+    # The usage index covers its columns with INCLUDE on PostgreSQL (an
+    # index-only scan); SQLite ignores the extra columns, which is fine there.
+    "models.W040",
+]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -383,6 +417,21 @@ else:
         # is not handed to a second worker while the first still runs it.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60),
     }
+# How gunicorn serves requests (webapp/gunicorn.conf.py, `serve`): gthread, or
+# gevent for hundreds of open job pages per process.
+WEB_WORKER_CLASS = env_str("WEB_WORKER_CLASS", "gthread")
+# The worker pool `serve` starts: threads, or gevent (README, Production).
+CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
+# Job changes pushed to open job pages (editor/events.py): a Redis URL. By
+# default the broker's Redis, when the broker is Redis and the web server runs
+# gevent (an open page holds a connection; with threads it would hold a
+# thread, so pages poll instead). Empty: pages poll.
+DARKROOM_EVENTS_URL = env_str(
+    "DARKROOM_EVENTS_URL",
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and WEB_WORKER_CLASS == "gevent"
+    else "",
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker keeps reconnecting to a broker that went away, however long it takes.
 CELERY_BROKER_CONNECTION_RETRY = True
@@ -403,11 +452,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "darkroom"
 # Workers consume both queues, taking from each in turn (kombu's fair cycle
 # on every transport), so one user's burst in the bulk queue cannot hold
-# another user's job in the interactive one (see editor/services.py).
-DARKROOM_BULK_QUEUE = "darkroom-bulk"
+# another user's job in the interactive one (see editor/tasks.py).
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in (CELERY_TASK_DEFAULT_QUEUE, DARKROOM_BULK_QUEUE)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, f"{CELERY_TASK_DEFAULT_QUEUE}-bulk")
 ]
 # At-least-once delivery: the job row, not the message, decides what runs.
 CELERY_TASK_ACKS_LATE = True

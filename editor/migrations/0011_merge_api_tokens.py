@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('editor', '0006_api_tokens_and_job_source'),
+        ('editor', '0010_api_tokens_and_job_source'),
         ('editor', '0010_merge_invites_and_usage'),
     ]
 

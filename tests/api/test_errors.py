@@ -3,19 +3,17 @@ Darkroom's own messages, as the openai SDK raises them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import openai
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
-from django.utils import timezone
 
-from editor import limits
 from editor.api import tokens
-from editor.models import Job
-from tests.api.conftest import sdk
+from editor.models import GroupPolicy, ImageModel, Job, UserLimits
+from tests.api.conftest import Backend, sdk
 from tests.images import image_bytes
 
 PNG = ("photo.png", image_bytes(32, 32), "image/png")
@@ -86,43 +84,52 @@ def test_a_mask_without_transparent_pixels_is_refused(live_server: Any, carol_to
 
 
 def test_over_budget_is_permission_denied_with_the_budget_message(
-    live_server: Any, carol_token: Any, monkeypatch: Any
+    openai_backend: Backend, live_server: Any, carol_token: Any
 ) -> None:
-    def over_budget(**kwargs: Any) -> None:
-        raise limits.OverBudget(
-            "This run would pass your monthly budget of $5.00 ($0.01 left).",
-            remaining=Decimal("0.01"),
-            resets_at=timezone.now() + timedelta(days=3),
-        )
-
-    monkeypatch.setattr(limits, "submission_admit", over_budget)
+    UserLimits.objects.create(user=carol_token.token.owner, monthly_limit=Decimal("0.01"))
     client = sdk(live_server, carol_token.secret)
 
     with pytest.raises(openai.PermissionDeniedError) as refused:
-        client.images.generate(model="offline/offline-demo", prompt="a cat")
+        client.images.generate(model=openai_backend.kind.api_model, prompt="a cat")
 
-    assert (
-        refused.value.body["message"]
-        == "This run would pass your monthly budget of $5.00 ($0.01 left)."
-    )
     assert refused.value.body["code"] == "over_budget"
+    assert "$0.01" in refused.value.body["message"]
     assert not Job.objects.exists()
+    assert not openai_backend.fake.paid_calls("/images/generations")
 
 
+@pytest.mark.worker
 def test_the_rate_cap_is_rate_limit_error_with_retry_after(
-    live_server: Any, carol_token: Any, monkeypatch: Any
+    celery_worker: Any, live_server: Any, carol_token: Any
 ) -> None:
-    def capped(**kwargs: Any) -> None:
-        raise limits.RateLimited("You have 4 jobs running; wait for one to finish.", retry_after=7)
-
-    monkeypatch.setattr(limits, "submission_admit", capped)
+    UserLimits.objects.create(user=carol_token.token.owner, jobs_per_minute=1)
     client = sdk(live_server, carol_token.secret)
+    client.images.generate(model="offline/offline-demo", prompt="a cat")
 
     with pytest.raises(openai.RateLimitError) as refused:
-        client.images.generate(model="offline/offline-demo", prompt="a cat")
+        client.images.generate(model="offline/offline-demo", prompt="another cat")
 
-    assert refused.value.body["message"] == "You have 4 jobs running; wait for one to finish."
-    assert refused.value.response.headers["Retry-After"] == "7"
+    assert refused.value.body["code"] == "rate_limit_exceeded"
+    assert "minute" in refused.value.body["message"]
+    assert 1 <= int(refused.value.response.headers["Retry-After"]) <= 60
+    assert Job.objects.count() == 1
+
+
+def test_a_model_the_users_groups_do_not_allow_is_neither_listed_nor_run(
+    openai_backend: Backend, live_server: Any, carol_token: Any
+) -> None:
+    group = Group.objects.create(name="demo only")
+    GroupPolicy.objects.create(group=group).image_models.add(
+        ImageModel.objects.get(provider__kind="offline")
+    )
+    carol_token.token.owner.groups.add(group)
+    client = sdk(live_server, carol_token.secret)
+
+    assert [model.id for model in client.models.list()] == ["offline/offline-demo"]
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.images.generate(model=openai_backend.kind.api_model, prompt="a cat")
+    assert refused.value.body["code"] == "model_not_found"
+    assert not Job.objects.exists()
 
 
 def test_wrong_tokens_are_throttled_per_address(

@@ -19,6 +19,7 @@ from django.test import Client
 
 from editor.models import Job, JobStatus
 from tests.api.conftest import Backend, sdk
+from tests.fakes.common import moderation_refusal
 from tests.fakes.server import RecordedRequest, Reply
 
 pytestmark = pytest.mark.worker
@@ -196,3 +197,20 @@ def test_a_client_killed_mid_call_finds_its_job_finished(
     page = history.get("/history/").content.decode()
     assert str(job.pk) in page
     assert len(openai_backend.fake.paid_calls(PAID)) == 1
+
+
+def test_a_job_failed_at_the_provider_is_not_retried_by_the_sdk(
+    openai_backend: Backend, celery_worker: Any, live_server: Any, carol_token: Any
+) -> None:
+    openai_backend.fake.then(moderation_refusal())
+    client = sdk(live_server, carol_token.secret, max_retries=2)  # the SDK's default
+
+    with pytest.raises(openai.InternalServerError) as failed:
+        client.images.generate(model=openai_backend.kind.api_model, prompt="a kite")
+
+    assert failed.value.status_code == 502
+    assert failed.value.response.headers["x-should-retry"] == "false"
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED
+    assert str(job.pk) in failed.value.body["message"]
+    assert len(openai_backend.fake.paid_calls(PAID)) == 1  # no second paid call

@@ -55,6 +55,9 @@ def test_a_token_is_made_copied_used_and_revoked(
     page.goto("/history/")
     expect(page.locator(f'[data-job="{job.pk}"] .badge-api')).to_have_text("API")
     shot(page, "history-with-an-api-job")
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".job-head .badge-api")).to_have_text("API")
+    shot(page, "job-made-through-the-api", full_page=False)
 
     page.goto("/accounts/tokens/")
     expect(page.locator("#new-token-secret")).to_have_count(0)  # shown once
