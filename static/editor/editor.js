@@ -63,7 +63,7 @@ function setUp(form) {
       edited();
     },
   });
-  watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
+  const outpaint = watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
   // Bumped whenever the mask changes, so a save encodes it only when it did.
   let maskVersion = 0;
   // Settles once the painter shows the current first image.
@@ -835,7 +835,7 @@ function setUp(form) {
 
   async function makeBase(frame, note) {
     const keep = keepMask.checked && !painterRoot.hidden && painter.image && !painter.isEmpty();
-    const mask = keep ? await painter.exportBlob() : null;
+    const mask = keep ? await painter.exportPaintedBlob() : null;
     const item = {
       key: `k${nextKey++}`,
       file: null,
@@ -885,12 +885,13 @@ function setUp(form) {
   async function snapshot() {
     if (savedMask.version !== maskVersion) {
       const empty = !painter.image || painter.isEmpty();
-      savedMask = { version: maskVersion, blob: empty ? null : await painter.exportBlob() };
+      savedMask = { version: maskVersion, blob: empty ? null : await painter.exportPaintedBlob() };
     }
     return {
       version: SNAPSHOT_VERSION,
       items: items.map(({ file, sourceId, name, width, height }) => ({ file, sourceId, name, width, height })),
       mask: items.length ? savedMask.blob : null,
+      maskTools: { feather: painter.feather, outpaint: outpaint.state() },
       prompt: promptInput.value,
       model: select.value,
       parameters: parameterValues(),
@@ -962,6 +963,10 @@ function setUp(form) {
     applyParameterValues(saved.parameters);
     changed();
     await painterReady;
+    if (painter.image && saved.maskTools) {
+      painter.setFeather(saved.maskTools.feather || 0);
+      outpaint.restore(saved.maskTools.outpaint);
+    }
     if (saved.mask && painter.image) {
       try {
         painter.loadMask(await createImageBitmap(saved.mask));

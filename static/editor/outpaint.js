@@ -140,13 +140,35 @@ export function watchOutpaint(root, { painter, form, maxPixels }) {
   root.querySelector("[data-action=outpaint-reset]").addEventListener("click", reset);
   modelSelect?.addEventListener("change", update);
   document.body.addEventListener("htmx:afterSwap", update);
-  // A new first image starts unextended; the chosen extension applies to it.
+  // A new first image (another image, or a result to continue from, which
+  // is already the extended size) starts unextended.
   painter.onImage(() => {
     applied = "0,0,0,0";
+    for (const side of SIDES) sideInputs[side].value = "0";
+    ratioSelect.value = "";
     queueMicrotask(update);
   });
   update();
-  return { update, reset };
+  return {
+    update,
+    reset,
+    /** The extension as chosen, to keep with the workspace. */
+    state: () => ({
+      mode: modeSelect.value,
+      sides: Object.fromEntries(SIDES.map((side) => [side, sideInputs[side].value])),
+      ratio: ratioSelect.value,
+      anchor: anchorSelect.value,
+    }),
+    /** Choose a kept extension again (after the image is back). */
+    restore(saved) {
+      if (!saved) return;
+      modeSelect.value = saved.mode || "pixels";
+      for (const side of SIDES) sideInputs[side].value = saved.sides?.[side] || "0";
+      ratioSelect.value = saved.ratio || "";
+      anchorSelect.value = saved.anchor || "centre";
+      update();
+    },
+  };
 }
 
 function formatPixels(count) {

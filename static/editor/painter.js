@@ -62,6 +62,8 @@ export class MaskPainter {
     this.undone = [];
     this.tool = "brush";
     this.overlayVisible = true;
+    // Selections take out of the mask (a touch screen has no Alt key).
+    this.subtracting = false;
     this.view = { scale: 1, x: 0, y: 0 };
     this.fitted = true;
     this.stroke = null;
@@ -172,7 +174,20 @@ export class MaskPainter {
    * change, black = keep, greys along a feathered edge (what the server reads).
    */
   exportBlob() {
-    return maskToBlob(this.effectiveMask(), this.feather);
+    return maskToBlob(this.effectiveMask(), { keepGreys: this.feather > 0 });
+  }
+
+  /**
+   * What was painted, at the picture's own size, without the feather or the
+   * extension (both are settings applied on top): the mask to keep, or to
+   * carry over to the next image, so loading it back never softens it twice.
+   */
+  exportPaintedBlob() {
+    const out = document.createElement("canvas");
+    out.width = this.width;
+    out.height = this.height;
+    out.getContext("2d").drawImage(this.painted, -this.frame.x, -this.frame.y);
+    return maskToBlob(out, { keepGreys: true });
   }
 
   /**
@@ -263,6 +278,7 @@ export class MaskPainter {
     button("redo").disabled = !this.undone.length;
     button("clear").disabled = !this.ops.length;
     button("overlay").setAttribute("aria-pressed", String(this.overlayVisible));
+    button("subtract").setAttribute("aria-pressed", String(this.subtracting));
     for (const toolButton of this.root.querySelectorAll("[data-tool]")) {
       toolButton.setAttribute("aria-pressed", String(toolButton.dataset.tool === this.tool));
     }
@@ -433,6 +449,13 @@ export class MaskPainter {
       clear: () => this.clear(),
       invert: () => this.invert(),
       overlay: () => this.toggleOverlay(),
+      subtract: () => {
+        this.subtracting = !this.subtracting;
+        this.updateButtons();
+        this.announce(
+          this.subtracting ? "Selections now take out of the mask." : "Selections now add to the mask.",
+        );
+      },
       "zoom-in": () => this.zoomCentre(1.25),
       "zoom-out": () => this.zoomCentre(0.8),
       fit: () => this.fit(),
@@ -494,7 +517,8 @@ export class MaskPainter {
   /** A press with a selection tool: a new selection, or a polygon's next corner. */
   selectionPoint(point, altKey) {
     if (!this.selection) {
-      this.selection = new SelectionGesture(this.tool, point, altKey);
+      // Alt does the opposite of the mode for this one selection.
+      this.selection = new SelectionGesture(this.tool, point, altKey !== this.subtracting);
     } else if (this.selection.addCorner(point, this.view.scale)) {
       this.commitSelection();
     }
