@@ -172,6 +172,7 @@ ROUTES: dict[str, Fields] = {
     ),
     "jobs/<uuid:job_id>/": Fields(get={"variation"}),
     "jobs/<uuid:job_id>/status/": Fields(),
+    "editor/runs/<uuid:job_id>/": Fields(),
     "jobs/<uuid:job_id>/download/": Fields(),
     "images/<uuid:image_id>/": Fields(),
     "images/<uuid:image_id>/<str:variant>/": Fields(),
