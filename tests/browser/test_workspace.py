@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.browser]
 
 # The fake answers variation i in the colour (20 + 40 i, 120, 200).
 SECOND_VARIATION = (60, 120, 200)
+ORIGINAL = (120, 60, 20)
 
 
 def wait_for_painter(page: Any) -> None:
@@ -79,7 +80,7 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     fake_openai.result_size = (640, 480)
     page.goto("/")
     wait_for_workspace(page)
-    page.set_input_files("#id_images", [png(640, 480, (120, 60, 20)), png(300, 300, (9, 9, 9))])
+    page.set_input_files("#id_images", [png(640, 480, ORIGINAL), png(300, 300, (9, 9, 9))])
     choose_gpt_image_1(page)
     page.fill("#id_n", "2")
     wait_for_painter(page)
@@ -141,7 +142,11 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     assert second_job.prompt == "a small boat on the water"
     received = fake_openai.last_images
     assert [image.size for image in received] == [(640, 480), (300, 300)]
-    assert received[0].convert("RGB").getpixel((5, 5)) == SECOND_VARIATION
+    # The chosen result is the new base: the provider's colour where the mask
+    # was painted, the original kept outside it (the editor's default).
+    middle = (round((start[0] + end[0]) / 2), round((start[1] + end[1]) / 2))
+    assert received[0].convert("RGB").getpixel(middle) == SECOND_VARIATION
+    assert received[0].convert("RGB").getpixel((5, 5)) == ORIGINAL
     assert received[1].convert("RGB").getpixel((5, 5)) == (9, 9, 9)
     assert fake_openai.last_mask is not None, "the kept mask did not reach the provider"
     assert_mask_is_stroke(
