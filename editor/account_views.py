@@ -172,6 +172,12 @@ def account_email(request: HttpRequest) -> HttpResponse:
 @require_POST
 def account_delete(request: HttpRequest) -> HttpResponse:
     form = AccountDeleteForm(request.POST, user=request.user)
+    if form.is_valid() and (busy := accounts.jobs_in_progress(user=request.user)):
+        form.add_error(
+            None,
+            f"{busy} of your jobs {'is' if busy == 1 else 'are'} still queued or running. Wait "
+            "for them to finish, or cancel them and wait a moment, then delete your account.",
+        )
     if not form.is_valid():
         return _account_page(request, delete_form=form, status=400)
     user = request.user
