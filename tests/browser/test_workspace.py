@@ -166,7 +166,7 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
 
 
 def test_keyboard_picks_variations_and_continues(
-    page: Any, celery_worker: Any, fake_openai: OpenAIFake, user: Any
+    page: Any, celery_worker: Any, fake_openai: OpenAIFake, user: Any, shot: Callable[..., Path]
 ) -> None:
     page.goto("/")
     wait_for_workspace(page)
@@ -191,6 +191,7 @@ def test_keyboard_picks_variations_and_continues(
     page.keyboard.press("?")
     expect(page.locator("#shortcuts")).to_be_visible()
     expect(page.locator("#shortcuts")).to_contain_text("Continue from the chosen variation")
+    shot(page, "workspace-shortcuts", full_page=False)
 
 
 def test_the_workspace_survives_a_reload_mid_edit(
@@ -344,12 +345,16 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
     assert overflow <= 0, "the workspace scrolls sideways on a phone"
 
 
+def saved_count(page: Any) -> int:
+    return int(page.locator("#job-form").get_attribute("data-saved") or 0)
+
+
 def wait_for_save(page: Any, after: int) -> int:
     """Wait until the workspace has been saved again since ``after`` saves; the count."""
     page.wait_for_function(
         "after => Number(document.getElementById('job-form').dataset.saved || 0) > after", arg=after
     )
-    return int(page.locator("#job-form").get_attribute("data-saved") or 0)
+    return saved_count(page)
 
 
 def test_the_workspace_survives_back_and_a_crashed_tab(
@@ -363,6 +368,8 @@ def test_the_workspace_survives_back_and_a_crashed_tab(
     wait_for_painter(page)
     saves = wait_for_save(page, 0)
     paint_stroke(page, (20, 20), (180, 130), 16)
+    saves = wait_for_save(page, saves)
+    # Changes are saved once they pause: the next save holds the prompt.
     page.fill("#id_prompt", "a yellow field")
     wait_for_save(page, saves)
 
