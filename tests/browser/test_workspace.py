@@ -52,7 +52,11 @@ def first_image(page: Any) -> Any:
 
 
 def choose_gpt_image_1(page: Any) -> None:
-    """Pick the model and wait for its own parameter fields to replace the old ones."""
+    """Pick the model and wait for its own parameter fields to replace the old ones.
+
+    Call it once the images are shown (wait_for_painter): an image still being
+    decoded redraws the model list, and a pick in that moment can leave it open.
+    """
     choose_model(page, "GPT Image 1")
     chosen = ImageModel.objects.get(label="GPT Image 1")
     expect(page.locator("#model-fields")).to_have_attribute("data-model", str(chosen.pk))
@@ -80,9 +84,9 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     page.goto("/")
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(640, 480, (120, 60, 20)), png(300, 300, (9, 9, 9))])
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     page.fill("#id_n", "2")
-    wait_for_painter(page)
     start, end, size = (100.0, 120.0), (520.0, 360.0), 70
     view = paint_stroke(page, start, end, size)
     page.fill("#id_prompt", "a small boat on the water")
@@ -171,6 +175,7 @@ def test_keyboard_picks_variations_and_continues(
     page.goto("/")
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(320, 240, (10, 200, 10))])
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     page.fill("#id_n", "3")
     page.fill("#id_prompt", "three ways")
@@ -201,6 +206,7 @@ def test_the_workspace_survives_a_reload_mid_edit(
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(400, 300, (200, 40, 40)), png(120, 90, (40, 40, 200))])
     page.get_by_role("button", name="Move image 2 (photo-120x90.png) earlier").click()
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     gpt_image_1 = ImageModel.objects.get(label="GPT Image 1")
     page.select_option("#id_quality", "high")
@@ -307,6 +313,7 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
     wait_for_workspace(page)
     reach = 1.5 * PHONE["viewport"]["height"]
     page.set_input_files("#id_images", [png(600, 800, (90, 40, 160))])
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     page.fill("#id_n", "2")
     page.evaluate("() => window.scrollTo(0, 0)")
