@@ -1,9 +1,9 @@
-"""Sign-up plus Django's own login, logout and password views."""
+"""Sign-up, the account page, and Django's own login, logout and password views."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from editor import views
+from editor import account_views, views
 from editor.api import account as api_account
 
 
@@ -12,9 +12,15 @@ def page(heading: str, button: str = "", message: str = "") -> dict[str, str]:
 
 
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
+    path("", account_views.account, name="account"),
+    path("email/", account_views.account_email, name="account-email"),
+    path("delete/", account_views.account_delete, name="account-delete"),
+    path("signup/", account_views.signup, name="signup"),
+    path("signup/invite/<str:token>/", account_views.signup, name="signup-invite"),
+    path("confirm-email/<str:token>/", account_views.confirm_email, name="confirm-email"),
     path("tokens/", api_account.tokens_page, name="api-tokens"),
     path("tokens/<int:token_id>/revoke/", api_account.token_revoke, name="api-token-revoke"),
+    path("time-zone/", views.time_zone, name="time_zone"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -14,13 +14,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from editor import catalog, media, pricing
+from editor import catalog, invites, media, pricing
 from editor.api import tokens
 from editor.forms import check_email_available
 from editor.models import (
     ApiToken,
     GroupPolicy,
     ImageModel,
+    Invite,
     Job,
     JobImage,
     Provider,
@@ -448,6 +449,63 @@ class SiteLimitsAdmin(admin.ModelAdmin[SiteLimits]):
 
     def has_delete_permission(self, request: HttpRequest, obj: SiteLimits | None = None) -> bool:
         return False
+
+
+class InviteAddForm(forms.ModelForm[Invite]):
+    expires_days = forms.FloatField(
+        initial=invites.DEFAULT_EXPIRES_DAYS,
+        min_value=0.01,
+        max_value=365,
+        label="Works for (days)",
+    )
+
+    class Meta:
+        model = Invite
+        fields = ["note"]
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin[Invite]):
+    """Staff create invites here; the link is shown once, on creation."""
+
+    list_display = ["__str__", "created", "expires", "used", "used_by", "created_by"]
+    readonly_fields = ["created", "expires", "used", "used_by", "created_by"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Invite | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = InviteAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Invite | None = None) -> Any:
+        return ["note", "expires_days"] if obj is None else ["note", *self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Invite | None = None) -> Any:
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Invite, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = invites.invite_create(
+            created_by=request.user,  # type: ignore[arg-type]
+            expires_days=form.cleaned_data["expires_days"],
+            note=form.cleaned_data["note"],
+        )
+        # The admin goes on with this object (its change link, its message).
+        obj.pk, obj.token_hash, obj.expires = (
+            created.invite.pk,
+            created.invite.token_hash,
+            created.invite.expires,
+        )
+        messages.warning(
+            request,
+            format_html(
+                "Invite link (shown only now; copy it): <code>{}</code>",
+                request.build_absolute_uri(created.path),
+            ),
+        )
 
 
 @admin.register(ApiToken)

@@ -34,6 +34,8 @@ LEAK_TOLERANCE = 2
 # Answers whose width:height differs from the original's by more than this
 # are another shape: scaling them back would stretch the picture.
 ASPECT_TOLERANCE = 0.015
+# How far from the exact shape two cut edges can leave an answer, in pixels.
+CUT_PIXELS = 2
 # Scaled edges this close to a whole pixel are on it (float rounding).
 EDGE_EPSILON = 1e-6
 
@@ -91,10 +93,15 @@ def format_leak(share: float) -> str:
 @dataclass(frozen=True)
 class Placement:
     """Where the first image sat inside the image the provider was sent
-    (e.g. centred on a padded square), in the sent image's pixels."""
+    (e.g. centred on a padded square), in the sent image's pixels.
+
+    ``region`` is set when only part of the first image was sent (its centre
+    square): the answer lines up with that part, in the first image's pixels.
+    """
 
     box: Box
     sent_size: tuple[int, int]
+    region: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class FinishedResult:
 
     # The bytes to show: the provider's own when nothing was changed.
     data: bytes
+    # Of ``data`` when Darkroom changed it (else the answer's own, or unknown).
     size: tuple[int, int]
     format: str
     # Darkroom changed the picture (cropped it back or put the original back).
@@ -111,6 +119,11 @@ class FinishedResult:
     leak: float | None
     # What Darkroom did or could not do, in words for the user ("" when nothing).
     notice: str
+
+
+def as_received(raw: bytes, *, notice: str = "") -> FinishedResult:
+    """The provider's answer shown as it came, without decoding it."""
+    return FinishedResult(data=raw, size=(0, 0), format="", changed=False, leak=None, notice=notice)
 
 
 def finish_result(
@@ -136,6 +149,11 @@ def finish_result(
     area = imaging.mask_area(mask)
     if area.size != source.size:
         area = area.resize(source.size, Image.Resampling.NEAREST)
+    if placement is not None and placement.region is not None:
+        # Only this part was sent: the answer is measured and kept against it.
+        source = source.crop(placement.region.corners)
+        area = area.crop(placement.region.corners)
+        frame = _frame_within(frame, placement.region) if frame is not None else None
     protected = protected_area(area, frame=frame)
     if not same_shape(picture.size, source.size):
         return _finished(
@@ -182,6 +200,19 @@ def _finished(
     )
 
 
+def _frame_within(frame: Box, region: Box) -> Box:
+    """The part of ``frame`` inside ``region``, in the region's pixels (may be empty)."""
+    left, top = max(frame.x, region.x), max(frame.y, region.y)
+    right = min(frame.x + frame.width, region.x + region.width)
+    bottom = min(frame.y + frame.height, region.y + region.height)
+    return Box(
+        x=left - region.x,
+        y=top - region.y,
+        width=max(0, right - left),
+        height=max(0, bottom - top),
+    )
+
+
 def _cropped_back(answer: Image.Image, placement: Placement | None) -> tuple[Image.Image, bool]:
     """The part of ``answer`` where the first image sat; itself when it filled the image."""
     if placement is None:
@@ -211,9 +242,19 @@ def _plain(image: Image.Image) -> Image.Image:
 
 
 def same_shape(size: tuple[int, int], other: tuple[int, int]) -> bool:
-    """Whether two sizes have the same width:height, give or take rounding."""
-    ratio, other_ratio = size[0] / size[1], other[0] / other[1]
-    return abs(ratio - other_ratio) <= ASPECT_TOLERANCE * other_ratio
+    """Whether two sizes have the same width:height, give or take rounding.
+
+    Small answers cut back from a padded square can be a pixel or two off
+    the exact shape (each cut edge loses up to a pixel), hence either test.
+    """
+    width, height = size
+    ratio, other_ratio = width / height, other[0] / other[1]
+    if abs(ratio - other_ratio) <= ASPECT_TOLERANCE * other_ratio:
+        return True
+    return min(width, height) >= 8 * CUT_PIXELS and (
+        abs(height - width / other_ratio) <= CUT_PIXELS
+        or abs(width - height * other_ratio) <= CUT_PIXELS
+    )
 
 
 def protected_area(area: Image.Image, *, frame: Box | None) -> Image.Image:

@@ -385,11 +385,17 @@ def is_bulk(*, user: User) -> bool:
 
 def removed_spend_keep(*, jobs: Any) -> None:
     """Before ``jobs`` (a Job queryset) are deleted: keep what they counted
-    against their owners' budgets, one query and one insert however many."""
+    against their owners' budgets, one query and one insert however many.
+
+    A job deleted while still queued never runs (its worker finds no row),
+    so it keeps nothing; a running one may still be charged for, so it keeps
+    its reservation.
+    """
     kept = [
         RemovedJobSpend(owner_id=owner, created=created, amount=amount)
         for owner, created, amount in jobs.annotate(charge=JOB_CHARGE)
         .filter(charge__gt=0)
+        .exclude(status=JobStatus.QUEUED, cost__isnull=True)
         .values_list("owner", "created", "charge")
     ]
     RemovedJobSpend.objects.bulk_create(kept)

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from editor import crypto
@@ -85,11 +86,14 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
 
         A group restricts when its policy names providers or models. A user in
         no restricting group sees every usable model; a user in one or more
-        sees what any of them allows. Superusers see everything.
+        sees what any of them allows. Superusers see everything; anonymous
+        visitors nothing (``None``, for code that acts for no user: everything).
         """
         usable = self.usable()
         if user is None or getattr(user, "is_superuser", False):
             return usable
+        if not user.is_authenticated:
+            return self.none()
         restricting = GroupPolicy.objects.filter(group__user=user).filter(
             models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
         )
@@ -343,6 +347,22 @@ class Job(models.Model):
                 condition=models.Q(status__in=["queued", "running"]),
                 name="job_owner_active",
             ),
+            # Usage totals by day (editor/usage.py) read the days not yet
+            # rolled up from this index alone on PostgreSQL (an index-only
+            # scan); SQLite, without INCLUDE, reads the rows it points to.
+            models.Index(
+                fields=["created"],
+                include=[
+                    "owner",
+                    "status",
+                    "cost",
+                    "model_label",
+                    "provider_name",
+                    "sent",
+                    "answered",
+                ],
+                name="job_created_usage",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -462,10 +482,20 @@ class LimitValues(models.Model):
     """
 
     monthly_limit = models.DecimalField(
-        "monthly limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+        "monthly limit (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
     )
     daily_limit = models.DecimalField(
-        "daily limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+        "daily limit (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
     )
     max_active_jobs = models.PositiveIntegerField(
         "most jobs queued or running at once", null=True, blank=True
@@ -494,6 +524,7 @@ class SiteLimits(LimitValues):
         decimal_places=6,
         null=True,
         blank=True,
+        validators=[MinValueValidator(0)],
         help_text='Used when the choice above is "Count it at the assumed price".',
     )
 
@@ -572,3 +603,86 @@ class RemovedJobSpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} of {self.owner_id} from {self.created:%Y-%m-%d}"
+
+
+class DailyUsage(models.Model):
+    """One user's jobs on one model on one day, summed: what usage pages read.
+
+    Kept by the periodic roll-up (editor/usage.py) for days that are over, so
+    a month or a year of usage is a few thousand rows, not a million jobs.
+    Deleting a job from the history later leaves its day's totals as they
+    were: it was spent.
+    """
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    provider_name = models.CharField(max_length=64)
+    model_label = models.CharField(max_length=200)
+    jobs = models.PositiveIntegerField()
+    failures = models.PositiveIntegerField()
+    cost = models.DecimalField(max_digits=14, decimal_places=6)
+    # The provider's own time (answered - sent), summed over the jobs that
+    # have both, so an average over any range is one division.
+    provider_seconds = models.FloatField()
+    timed_jobs = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "owner", "provider_name", "model_label"], name="unique_daily_usage"
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "day"], name="dailyusage_owner_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id} {self.model_label}"
+
+
+class UsageRollup(models.Model):
+    """The single row saying through which day DailyUsage is complete.
+
+    Days after it are summed from the jobs themselves, so totals are right
+    even before the first roll-up ran.
+    """
+
+    complete_through = models.DateField()
+
+    def __str__(self) -> str:
+        return f"usage rolled up through {self.complete_through}"
+
+
+class Invite(models.Model):
+    """A single-use sign-up link. Only a hash of its token is kept, so the
+    database alone cannot be used to sign up."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Who it is for, to recognise it later."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    used = models.DateTimeField(null=True, blank=True, editable=False)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.note or f"invite #{self.pk}"

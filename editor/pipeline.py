@@ -5,8 +5,14 @@ delivered at least once, so every step is a conditional update on the row:
 
 * a job is claimed once (queued -> running); a redelivered message for a
   running or final job does nothing;
-* while a job runs, a heartbeat thread touches the row every few seconds, so
-  a sweep (``jobs_recover``) can tell a dead worker from a slow provider;
+* while a job runs, its process's heartbeat (``editor.heartbeat``) touches the
+  row every few seconds, so a sweep (``jobs_recover``) can tell a dead worker
+  from a slow provider;
+* no database connection is held while the provider works: each write takes
+  one and gives it back before the wait (``editor.database``), so a worker
+  can hold far more calls than the database has connections. A write that
+  finds no connection is retried until a deadline, then the job is left to
+  the sweep;
 * the provider's answer is saved on the row the moment it arrives, before it
   is decoded or downloaded, so a crash afterwards never loses a paid result.
 
@@ -16,24 +22,24 @@ token, so a worker the sweep gave up on cannot overwrite what came after it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import OperationalError
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import compositing, imaging, parameters, pricing
+from editor import events, finishing, imaging, parameters, pricing
+from editor.database import release_connection, with_database_retry
+from editor.heartbeat import beating
 from editor.media import image_store
 from editor.models import (
     CostSource,
@@ -81,7 +87,19 @@ class JobObserver:
             changes["sent"] = now
         elif stage == JobStage.DOWNLOADING:
             changes["answered"] = now
-        updated = _running(self.job).update(**changes)
+        try:
+            updated = with_database_retry(
+                lambda: _running(self.job).update(**changes), what=f"job {self.job.pk}: {stage}"
+            )
+        except OperationalError:
+            if stage == JobStage.SENDING:
+                # Nothing sent yet: the sweep queues the job again.
+                raise
+            # Only the stage shown to the user is missing; the call goes on.
+            updated = 1
+        # What follows each stage is a wait on the network.
+        release_connection()
+        events.job_changed(self.job.pk)
         if not updated and stage == JobStage.SENDING:
             # Canceled, or given up on by the sweep: stop before anything is
             # sent, so nobody pays for a call whose result would be dropped.
@@ -96,8 +114,11 @@ class JobObserver:
         was canceled or given up on meanwhile.
         """
         now = timezone.now()
-        Job.objects.filter(pk=self.job.pk).update(
-            provider_response=dict(payload), answered=now, heartbeat=now
+        with_database_retry(
+            lambda: Job.objects.filter(pk=self.job.pk).update(
+                provider_response=dict(payload), answered=now, heartbeat=now
+            ),
+            what=f"job {self.job.pk}: saving the provider's answer",
         )
 
 
@@ -122,6 +143,7 @@ def job_claim(job_id: str) -> Job | None:
             **_too_many_attempts(limit, now)
         )
         return None
+    events.job_changed(job_id)
     return Job.objects.select_related("image_model__provider").get(pk=job_id)
 
 
@@ -142,20 +164,50 @@ def _too_many_attempts(limit: int, now: datetime) -> dict[str, Any]:
 
 
 def run_job(*, job_id: str) -> None:
-    job = job_claim(job_id)
+    try:
+        job = with_database_retry(lambda: job_claim(job_id), what=f"claiming job {job_id}")
+    except OperationalError:
+        # Still queued: the sweep sends it a new message.
+        logger.warning("Job %s could not be claimed; it stays queued.", job_id)
+        return
     if job is None:
         logger.info("Job %s is not queued any more; nothing to do.", job_id)
         return
-    with _heartbeat(job):
+    with beating(job.pk):
         try:
-            request = _build_request(job)
+            request = with_database_retry(
+                lambda: _build_request(job), what=f"reading the images of job {job.pk}"
+            )
             result = _results_for(job, request)
-            _store_results(job, result, request)
+            with_database_retry(
+                lambda: _store_results(job, result, request),
+                what=f"storing the results of job {job.pk}",
+            )
+        except OperationalError:
+            # The database stayed out of reach past the retry deadline. The
+            # job is left running; once its heartbeat stops, the sweep settles
+            # it (from the saved answer, if the provider's answer was saved).
+            logger.exception("Job %s left to the recovery sweep: no database", job.pk)
+            return
         except ProviderError as error:
-            job_fail(job=job, code=error.code, message=error.message, detail=error.detail)
+            _fail_or_leave(job, partial(_provider_failure, error))
         except Exception as error:
             logger.exception("Job %s failed unexpectedly", job.pk)
-            job_fail(job=job, **_unexpected_failure(job, error))
+            _fail_or_leave(job, partial(_unexpected_failure, job, error))
+        finally:
+            release_connection()
+
+
+def _fail_or_leave(job: Job, failure: Callable[[], dict[str, Any]]) -> None:
+    """Fail the job with ``failure()``, or leave it to the sweep without a database."""
+    try:
+        with_database_retry(lambda: job_fail(job=job, **failure()), what=f"failing job {job.pk}")
+    except OperationalError:
+        logger.exception("Job %s left to the recovery sweep: no database", job.pk)
+
+
+def _provider_failure(error: ProviderError) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message, "detail": error.detail}
 
 
 def _unexpected_failure(job: Job, error: Exception) -> dict[str, Any]:
@@ -170,35 +222,6 @@ def _unexpected_failure(job: Job, error: Exception) -> dict[str, Any]:
             "retry if you still want the result."
         )
     return {"code": code, "message": message, "detail": {"type": type(error).__name__}}
-
-
-@contextmanager
-def _heartbeat(job: Job) -> Iterator[None]:
-    """Touch the job's row every DARKROOM_HEARTBEAT_SECONDS while the job runs.
-
-    One cheap UPDATE per beat from a small thread, so a provider call that
-    takes minutes still shows the sweep that its worker is alive.
-    """
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.DARKROOM_HEARTBEAT_SECONDS):
-                try:
-                    _running(job).update(heartbeat=timezone.now())
-                except DatabaseError:
-                    logger.warning("Could not record the heartbeat of job %s", job.pk)
-        finally:
-            # Threads get their own connections; do not leave them open.
-            connections.close_all()
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job.pk}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def _results_for(job: Job, request: ImageRequest) -> ProviderResult:
@@ -300,7 +323,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         info = _result_info(image)
         # Measured again for results a stopped delivery stored already: the
         # job's leak covers every result.
-        finished = _finished(job, request, result, image)
+        finished = finishing.finished_result(job=job, request=request, result=result, image=image)
         if finished.leak is not None:
             leaks.append(finished.leak)
         if finished.notice and finished.notice not in notices:
@@ -310,7 +333,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
             # The answer as received goes first: it is what was paid for.
             image_store(job=job, role=ImageRole.RAW, position=position, data=image.data, info=info)
         if (ImageRole.RESULT, position) not in stored:
-            shown = _finished_info(finished) if finished.changed else info
+            shown = finishing.finished_info(finished) if finished.changed else info
             image_store(
                 job=job,
                 role=ImageRole.RESULT,
@@ -319,7 +342,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
                 info=shown,
             )
     if lined_up:
-        notices.insert(0, _lined_up_notice(job, request))
+        notices.insert(0, finishing.lined_up_notice(job=job, request=request))
     if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():
         info = imaging.inspect_image(
             result.sent_mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
@@ -347,81 +370,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         result_deadline=result.result_deadline,
         mask_leak=max(leaks) if leaks else None,
     )
-
-
-def _keeps_outside_mask(job: Job, request: ImageRequest) -> bool:
-    return bool(request.images and request.mask and job.params.get("keep_outside_mask") is True)
-
-
-def _frame_of(job: Job, request: ImageRequest) -> compositing.Box | None:
-    """The original's rectangle inside an extended (outpainted) first image."""
-    value = job.params.get("frame")
-    if not value or not request.images:
-        return None
-    try:
-        return compositing.parse_frame(str(value), image_size=request.images[0].size)
-    except compositing.FrameError:
-        # Checked when the job was submitted; a stored frame that no longer
-        # fits protects the whole image rather than failing a paid result.
-        logger.warning("Job %s has a frame that does not fit its image: %r", job.pk, value)
-        return None
-
-
-def _finished(
-    job: Job, request: ImageRequest, result: ProviderResult, image: ResultImage
-) -> compositing.FinishedResult:
-    """The result as shown: cut back to the frame, the original kept outside
-    the mask when the job asks for it, and the provider's leak measured."""
-    masked_edit = job.kind == JobKind.EDIT and bool(request.images) and request.mask is not None
-    try:
-        return compositing.finish_result(
-            image.data,
-            original=request.images[0].data if masked_edit else None,
-            mask=request.mask if masked_edit else None,
-            placement=result.placement,
-            frame=_frame_of(job, request),
-            keep_outside_mask=_keeps_outside_mask(job, request),
-        )
-    except Exception:
-        # A paid result is never lost to Darkroom's own post-processing.
-        logger.exception("Could not line up a result of job %s; kept as received.", job.pk)
-        return compositing.FinishedResult(
-            data=image.data,
-            size=(0, 0),
-            format="",
-            changed=False,
-            leak=None,
-            notice="Darkroom could not line this result up with the original; it is shown "
-            "as the provider sent it.",
-        )
-
-
-def _finished_info(finished: compositing.FinishedResult) -> imaging.ImageInfo:
-    width, height = finished.size
-    limit = settings.DARKROOM_MAX_IMAGE_PIXELS
-    if width * height > limit:
-        raise ProviderError(
-            f"The result would be {width}×{height} pixels, over the limit.", code="bad_result"
-        )
-    return imaging.ImageInfo(
-        width=width,
-        height=height,
-        format=finished.format,
-        bytes=len(finished.data),
-        sha256=hashlib.sha256(finished.data).hexdigest(),
-    )
-
-
-def _lined_up_notice(job: Job, request: ImageRequest) -> str:
-    if _keeps_outside_mask(job, request):
-        return (
-            "Kept everything outside the mask: the original's pixels were put back there at "
-            "full resolution. The provider's raw output is kept too."
-        )
-    return (
-        "The result was cut back to the frame you chose (the provider was sent a padded "
-        "square). The provider's raw output is kept too."
-    )
+    events.job_changed(job.pk)
 
 
 def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:
@@ -469,6 +418,7 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_message=message,
         error_detail=dict(detail or {}),
     )
+    events.job_changed(job.pk)
 
 
 # --- Recovery ------------------------------------------------------------------
@@ -545,6 +495,7 @@ def jobs_recover(
             )
         if outcome:
             logger.warning("Recovered job %s from a stopped worker: %s", pk, outcome)
+            events.job_changed(pk)
             counts[outcome] += 1
     resend = _jobs_to_send_again(waiting_messages=waiting_messages, now=now)
     for pk, heartbeat in resend.values_list("pk", "heartbeat"):

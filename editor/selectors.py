@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from django.db.models.functions import TruncMonth
 from django.http import Http404
 
 from editor.models import (
+    FINAL_STATUSES,
     ImageModel,
     ImageRole,
     Job,
@@ -49,6 +51,53 @@ def job_for_user(*, user: User, job_id: uuid.UUID | str) -> Job:
     except (Job.DoesNotExist, ValueError, ValidationError):
         # A malformed id is a job that does not exist, nothing more.
         raise Http404("No such job.") from None
+
+
+@dataclass(frozen=True)
+class JobVersion:
+    """What the job page shows of a job, reduced to a tag that changes with it."""
+
+    etag: str
+    is_final: bool
+
+
+def job_version(*, user: User, job_id: uuid.UUID | str) -> JobVersion:
+    """The user's job's current version in one query (404 for anyone else's).
+
+    Everything the live part of the job page shows changes one of these
+    columns: the status and stage, the moments it reached them, the files it
+    stored and its place in the user's queue. The heartbeat is left out: it
+    changes every few seconds while nothing the user sees does.
+    """
+    queued_ahead = (
+        Job.objects.filter(
+            owner_id=OuterRef("owner_id"), status=JobStatus.QUEUED, created__lt=OuterRef("created")
+        )
+        .values("owner_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    try:
+        row = (
+            Job.objects.filter(pk=job_id, owner_id=user.pk)
+            .annotate(ahead=Subquery(queued_ahead))
+            .values_list(
+                "status",
+                "stage",
+                "started",
+                "sent",
+                "answered",
+                "finished",
+                "stored_bytes",
+                "deliveries",
+                "ahead",
+            )
+            .get()
+        )
+    except (Job.DoesNotExist, ValueError, ValidationError):
+        raise Http404("No such job.") from None
+    digest = hashlib.blake2b(repr(row).encode(), digest_size=12).hexdigest()
+    return JobVersion(etag=f'"{digest}"', is_final=row[0] in FINAL_STATUSES)
 
 
 def image_for_user(*, user: User, image_id: uuid.UUID | str) -> JobImage:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from editor import limits, search, tasks
+from editor import events, limits, search, tasks
 from editor.forms import ValidatedImage, ValidatedMask
 from editor.media import files_delete, image_store
 from editor.models import (
@@ -168,6 +168,8 @@ def job_cancel(*, job: Job) -> bool:
         )
     )
     job.refresh_from_db()
+    if updated:
+        events.job_changed(job.pk)
     return bool(updated)
 
 

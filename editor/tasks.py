@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from editor import catalog, pipeline
+from editor import catalog, pipeline, usage
 
 BROKER_TIMEOUT_SECONDS = 5
 
@@ -18,10 +18,16 @@ def run_job(job_id: str) -> None:
     pipeline.run_job(job_id=job_id)
 
 
+def bulk_queue() -> str:
+    """The queue of jobs whose owner has others in flight: the job queue's
+    name with "-bulk" (workers consume both, see CELERY_TASK_QUEUES)."""
+    return f"{run_job.app.conf.task_default_queue}-bulk"
+
+
 def enqueue_job(job_id: str, *, bulk: bool = False) -> None:
     """Send a job's message: to the bulk queue when its owner has jobs in flight."""
     if bulk:
-        run_job.apply_async((job_id,), queue=settings.DARKROOM_BULK_QUEUE)
+        run_job.apply_async((job_id,), queue=bulk_queue())
     else:
         run_job.delay(job_id)
 
@@ -40,9 +46,9 @@ def waiting_messages() -> int:
             max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS
         )
         with connection.channel() as channel:
-            for queue in app.amqp.queues.values():
+            for name in (app.conf.task_default_queue, bulk_queue()):
                 # kombu's stubs type the reply as the queue's name.
-                declared: Any = queue.bind(channel).queue_declare()
+                declared: Any = app.amqp.queues[name].bind(channel).queue_declare()
                 waiting += int(declared.message_count)
     return waiting
 
@@ -66,3 +72,9 @@ def purge_trash() -> int:
     from editor import services
 
     return services.trash_purge(older_than=timedelta(days=settings.DARKROOM_TRASH_DAYS))
+
+
+@shared_task(name="editor.roll_up_usage", ignore_result=True)
+def roll_up_usage() -> int:
+    """Bring the daily usage totals up to date (periodically, from beat)."""
+    return len(usage.roll_up())

@@ -11,6 +11,7 @@ urlpatterns = [
     path("editor/runs/<uuid:job_id>/", views.workspace_run, name="workspace-run"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job-status"),
+    path("jobs/<uuid:job_id>/events/", views.job_events, name="job-events"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/row/", views.job_row, name="job-row"),

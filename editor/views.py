@@ -11,11 +11,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http import HttpRequest as DjangoHttpRequest
 from django.http.response import HttpResponseBase
@@ -28,8 +26,9 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 from django_ratelimit.core import get_usage
 
-from editor import compositing, limits, media, pricing, selectors, services
-from editor.forms import HistoryFilterForm, JobForm, SignupForm, estimate_for, prefill
+from editor import compositing, events, limits, media, pricing, selectors, services
+from editor.database import release_connection
+from editor.forms import HistoryFilterForm, JobForm, estimate_for, prefill
 from editor.models import (
     ImageModel,
     ImageRole,
@@ -39,7 +38,7 @@ from editor.models import (
     JobStatus,
     ProviderKind,
 )
-from webapp import errors, uploads
+from webapp import errors, timezones, uploads
 
 
 class HttpRequest(DjangoHttpRequest):
@@ -80,9 +79,9 @@ def editor(request: HttpRequest) -> HttpResponse:
             except limits.ModelNotAvailable as refusal:
                 form.add_error("image_model", refusal.message)
             except limits.SubmissionRefused as refusal:
-                # Over budget: shown on the form, which keeps what was entered.
+                # Over budget: shown on the form, which keeps what was entered
+                # (a 400 like any form error, which the editor's script shows).
                 form.add_error(None, refusal.message)
-                status = 403
             else:
                 if request.htmx and request.htmx.target == "run-panel":
                     # The workspace keeps the user on the canvas: it shows the
@@ -234,6 +233,7 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         return value.isoformat() if value else None
 
     results = [image for image in job.images.all() if image.role == ImageRole.RESULT]
+    raw_outputs = [image for image in job.images.all() if image.role == ImageRole.RAW]
     return {
         "id": str(job.pk),
         "status": job.status,
@@ -263,20 +263,38 @@ def _job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
             }
             for image in results
         ],
+        # The provider's answers as received, where the results differ from them.
+        "raw_outputs": [
+            {
+                "url": request.build_absolute_uri(reverse("editor:image", args=[image.pk])),
+                "position": image.position,
+                "width": image.width,
+                "height": image.height,
+                "format": image.format,
+            }
+            for image in raw_outputs
+        ],
     }
 
 
-def _job_context(job: Job) -> dict[str, Any]:
+def _job_context(job: Job, *, variation: str | None = None) -> dict[str, Any]:
     images = sorted(job.images.all(), key=lambda image: image.position)
     inputs = [image for image in images if image.role == ImageRole.INPUT]
+    results = [image for image in images if image.role == ImageRole.RESULT]
+    # The variation on show (?variation=2, counted from 1); anything else is the first.
+    number = _int(variation) if variation and variation.isdigit() else 1
+    number = min(max(number, 1), len(results)) if results else 0
     return {
+        "selected": results[number - 1] if results else None,
+        "selected_number": number,
+        "trash_days": settings.DARKROOM_TRASH_DAYS,
         "job": job,
         "inputs": inputs,
         "first_input": inputs[0] if inputs else None,
         "elapsed": _elapsed(job),
         "mask": next((image for image in images if image.role == ImageRole.MASK), None),
         "sent_mask": next((image for image in images if image.role == ImageRole.SENT_MASK), None),
-        "results": [image for image in images if image.role == ImageRole.RESULT],
+        "results": results,
         "raw_results": [image for image in images if image.role == ImageRole.RAW],
         "queue_position": selectors.queue_position(job=job),
     }
@@ -297,12 +315,23 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(_job_json(request, job))
-    return render(request, "editor/job.html", _job_context(job))
+    return render(
+        request, "editor/job.html", _job_context(job, variation=request.GET.get("variation"))
+    )
 
 
 @require_GET
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    """The live part of the job page; polling stops (286) once the job is final."""
+    """The live part of the job page; polling stops (286) once the job is final.
+
+    A poll that sends the ETag of what it shows and finds nothing new gets a
+    bare 304 from one query, without rendering.
+    """
+    version = selectors.job_version(user=request.user, job_id=job_id)
+    if not version.is_final and request.headers.get("If-None-Match") == version.etag:
+        unchanged = HttpResponse(status=304)
+        unchanged["ETag"] = version.etag
+        return unchanged
     job = selectors.job_for_user(user=request.user, job_id=job_id)
     context = _job_context(job)
     response = render(request, "editor/job.html#job-status", context)
@@ -314,6 +343,33 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         )
         response.content += details.encode()
         response.status_code = HttpResponseStopPolling.status_code
+    # The version read first: a change since then shows at the next poll.
+    response["ETag"] = version.etag
+    return response
+
+
+@require_GET
+def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """Server-sent events for the job page: a ``change`` event whenever the
+    job changes (see editor/events.py). 204 when no push is configured: the
+    browser stops asking and the page polls ``job_status`` instead."""
+    selectors.job_version(user=request.user, job_id=job_id)
+    if not events.enabled():
+        return HttpResponse(status=204)
+    user = request.user
+
+    def read_version() -> selectors.JobVersion:
+        try:
+            return selectors.job_version(user=user, job_id=job_id)
+        finally:
+            # The stream mostly waits: it holds no connection meanwhile.
+            release_connection()
+
+    response = StreamingHttpResponse(
+        events.job_stream(job_id, read_version=read_version), content_type="text/event-stream"
+    )
+    # Nginx would otherwise hold events back in its buffer.
+    response["X-Accel-Buffering"] = "no"
     return response
 
 
@@ -488,7 +544,7 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 provider=job.provider_name,
                 cost=_cost_text(job),
                 created_iso=created.isoformat(),
-                created=created.strftime("%Y-%m-%d %H:%M"),
+                created=timezones.when_text(created),
                 live=not job.is_final,
                 leak=compositing.format_leak(job.mask_leak) if job.mask_leak is not None else "",
             )
@@ -633,24 +689,42 @@ def history_download(request: HttpRequest) -> HttpResponseBase:
     return _zip_response(_zip_members(images, folders=True), f"darkroom-{stamp}.zip")
 
 
-@login_not_required
 @require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("editor:editor")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                user = form.save()
-        except IntegrityError:
-            # Someone took the name or the address since the form was checked.
-            form.add_error(None, "That username or e-mail address was just taken; try another.")
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("editor:editor")
-    context = {"form": form, "heading": "Create your account", "button": "Sign up"}
-    return render(request, "registration/signup.html", context)
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """Which time zone dates are shown in: the browser's, or one the person picks."""
+    current = timezone.get_current_timezone_name()
+    if request.method == "POST":
+        chosen = str(request.POST.get("time_zone", ""))
+        if chosen == "auto":
+            response = redirect("time_zone")
+            # The browser reports its own zone again on the next page.
+            response.delete_cookie(timezones.COOKIE_NAME)
+            messages.success(request, "Dates follow your browser's time zone.")
+            return response
+        if timezones.zone_from(chosen) is not None:
+            response = redirect("time_zone")
+            response.set_cookie(
+                timezones.COOKIE_NAME,
+                chosen,
+                max_age=timezones.COOKIE_MAX_AGE,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+            messages.success(request, f"Dates are now shown in {chosen}.")
+            return response
+        return errors.refusal(
+            request,
+            status=400,
+            title="Time zone not changed",
+            explanation="Pick a time zone from the list, such as Europe/Paris.",
+        )
+    context = {
+        "heading": "Time zone",
+        "current": current,
+        "zones": sorted(timezones.zone_names()),
+        "now": timezone.localtime(),
+    }
+    return render(request, "registration/time_zone.html", context)
 
 
 _password_reset_view = auth_views.PasswordResetView.as_view(

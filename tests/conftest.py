@@ -41,6 +41,14 @@ def media_dir(settings: Any, tmp_path: Path) -> Path:
     return media
 
 
+@pytest.fixture(autouse=True)
+def signup_open(settings: Any) -> None:
+    """Tests sign up freely unless they set another mode: the default depends
+    on DEBUG and DATABASE_URL, which differ between test runs."""
+    settings.DARKROOM_SIGNUP = "open"
+    settings.DARKROOM_SIGNUP_VERIFY_EMAIL = False
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return User.objects.create_user("alice", "alice@example.com", "correct horse battery")

@@ -110,6 +110,22 @@ def test_an_answer_at_another_scale_is_cut_along_fractional_edges_without_bars()
         assert alpha >= 200 and red >= 150, f"row {y} is part of a bar: {(red, green, blue, alpha)}"
 
 
+@pytest.mark.parametrize(
+    ("size", "other", "same"),
+    [
+        ((1024, 614), (1280, 768), True),  # 1024 / 614.4, cut on whole pixels
+        ((256, 76), (1000, 300), True),  # two pixels short of 3.33:1 at 256 wide
+        ((32, 32), (64, 32), False),
+        ((4, 2), (4, 3), False),  # too small for a pixel's slack to mean rounding
+        ((1024, 1024), (1536, 1024), False),
+    ],
+)
+def test_answers_cut_on_whole_pixels_keep_their_shape(
+    size: tuple[int, int], other: tuple[int, int], same: bool
+) -> None:
+    assert compositing.same_shape(size, other) is same
+
+
 def test_an_answer_that_needs_nothing_is_kept_byte_for_byte() -> None:
     raw = png(gradient(20, 10))
     finished = compositing.finish_result(
@@ -259,3 +275,35 @@ def test_the_composite_keeps_the_providers_format() -> None:
     )
     assert finished.format == "JPEG"
     assert open_bytes(finished.data).format == "JPEG"
+
+
+def test_an_answer_for_the_centre_square_is_measured_and_kept_against_that_square() -> None:
+    # A 60×40 image whose centre square (10..50) was sent; the answer is 80×80.
+    original = gradient(60, 40)
+    answer = Image.new("RGB", (80, 80), (255, 255, 255))
+    placement = Placement(box=Box(0, 0, 40, 40), sent_size=(40, 40), region=Box(10, 0, 40, 40))
+    finished = compositing.finish_result(
+        png(answer),
+        original=png(original),
+        mask=mask_of((60, 40), (0, 0, 30, 40)),  # the left half of the image
+        placement=placement,
+        keep_outside_mask=True,
+    )
+    assert finished.size == (40, 40) and finished.leak == 1.0
+    result = open_bytes(finished.data).convert("RGB")
+    # Columns 30..50 of the image (20..40 of the square) are outside the mask.
+    assert result.crop((20, 0, 40, 40)).tobytes() == original.crop((30, 0, 50, 40)).tobytes()
+    assert result.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_a_frame_outside_the_sent_square_protects_nothing_of_it() -> None:
+    finished = compositing.finish_result(
+        png(Image.new("RGB", (40, 40))),
+        original=png(gradient(60, 40)),
+        mask=mask_of((60, 40), (50, 0, 60, 40)),
+        placement=Placement(box=Box(0, 0, 40, 40), sent_size=(40, 40), region=Box(10, 0, 40, 40)),
+        frame=Box(0, 0, 10, 40),
+        keep_outside_mask=True,
+    )
+    assert finished.leak is None
+    assert open_bytes(finished.data).convert("RGB").getpixel((20, 20)) == (0, 0, 0)

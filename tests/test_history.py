@@ -87,7 +87,7 @@ def test_a_row_shows_prompt_model_status_cost_and_time(alice: Any, alice_client:
     assert "paint the harbour" in body
     assert job.model_label in body and "Succeeded" in body
     # Money as people read it: three decimals below ten cents.
-    assert "$0.043" in body and "2026-03-01 12:00" in body
+    assert "$0.043" in body and "1 Mar 2026, 12:00 UTC" in body
     cover = job.images.get(role=ImageRole.RESULT)
     assert f"/images/{cover.pk}/thumb/" in body
 
@@ -555,7 +555,8 @@ def plan(sql: str, params: Any) -> str:
         return "\n".join(str(row[0]) for row in cursor.fetchall())
 
 
-@pytest.mark.parametrize("search", ["", "cat"])
+# "ca": a word being typed is read from the index as a whole word is.
+@pytest.mark.parametrize("search", ["", "cat", "ca"])
 @pytest.mark.parametrize("deep", [False, True])
 def test_pages_are_read_through_the_index(
     thirty_jobs: list[Job], alice_client: Client, search: str, deep: bool
@@ -613,3 +614,27 @@ def test_the_words_of_a_prompt_and_their_beginnings_are_indexed() -> None:
         "house",
         "ca",
     ]
+
+
+def test_the_migration_indexes_the_beginnings_of_existing_prompts(
+    alice: Any, alice_client: Client
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from editor import search
+
+    job = quick_job(alice, "a lighthouse at dusk")
+    trashed = quick_job(alice, "a lighthouse at dawn", trashed=timezone.now())
+    # As before prefix search: whole words only, none for a trashed job.
+    JobWord.objects.exclude(word__in=["a", "lighthouse", "at", "dusk"]).delete()
+    JobWord.objects.filter(job=trashed).delete()
+    assert listed_ids(alice_client.get("/history/?q=ligh").content.decode()) == []
+    migration = importlib.import_module("editor.migrations.0007_search_word_beginnings")
+    migration.index_word_beginnings(apps, None)
+    assert listed_ids(alice_client.get("/history/?q=ligh").content.decode()) == [str(job.pk)]
+    assert sorted(JobWord.objects.filter(job=job).values_list("word", flat=True)) == sorted(
+        search.terms_of(job.prompt)
+    )
+    assert not JobWord.objects.filter(job=trashed).exists()

@@ -212,8 +212,9 @@ ROUTES: dict[str, Fields] = {
     "editor/estimate/": Fields(
         get={"image_model", "input_images", "prompt_length", "n", "size", "quality"}
     ),
-    "jobs/<uuid:job_id>/": Fields(),
+    "jobs/<uuid:job_id>/": Fields(get={"variation"}),
     "jobs/<uuid:job_id>/status/": Fields(),
+    "editor/runs/<uuid:job_id>/": Fields(),
     "jobs/<uuid:job_id>/download/": Fields(),
     "images/<uuid:image_id>/": Fields(),
     "images/<uuid:image_id>/<str:variant>/": Fields(),
@@ -232,6 +233,24 @@ ROUTES: dict[str, Fields] = {
             "password2": "a long passphrase 42",
         },
     ),
+    "accounts/signup/invite/<str:token>/": Fields(
+        anonymous=True,
+        post={*SignupForm.base_fields},
+        baseline=lambda world: {
+            "username": "invited",
+            "email": "invited@example.com",
+            "password1": "a long passphrase 42",
+            "password2": "a long passphrase 42",
+        },
+    ),
+    "accounts/confirm-email/<str:token>/": Fields(anonymous=True),
+    "accounts/": Fields(),
+    "accounts/email/": Fields(
+        post={"email", "password"},
+        baseline=lambda world: {"email": "new@example.com", "password": "not the password"},
+    ),
+    "operator/usage/": Fields(get={"date_from", "date_to"}),
+    "operator/usage/export.csv": Fields(get={"date_from", "date_to"}),
     "accounts/login/": Fields(
         anonymous=True,
         get={"next"},
@@ -247,6 +266,9 @@ ROUTES: dict[str, Fields] = {
         },
     ),
     "accounts/password_change/done/": Fields(),
+    "accounts/time-zone/": Fields(
+        post={"time_zone"}, baseline=lambda world: {"time_zone": "Europe/Paris"}
+    ),
     "accounts/password_reset/": Fields(
         anonymous=True, post={"email"}, baseline=lambda world: {"email": "alice@example.com"}
     ),
@@ -286,6 +308,10 @@ ROUTES: dict[str, Fields] = {
     "history/trash/delete/": Fields(post={"jobs"}),
     "history/delete/": Fields(post={"jobs"}),
     "jobs/<uuid:job_id>/delete/": Fields(),
+    "accounts/delete/": Fields(
+        post={"password", "confirm"},
+        baseline=lambda world: {"password": "not the password", "confirm": "delete"},
+    ),
     "accounts/logout/": Fields(post={"next"}),
 }
 

@@ -177,11 +177,16 @@ def test_deleting_jobs_does_not_give_their_spend_back(
     alice: User, priced_model: ImageModel
 ) -> None:
     site_limits(monthly_limit=Decimal("1.00"))
-    done = spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
-    services.job_delete(job=done)
+    spent_before(alice, priced_model, "0.70", created=MID_DECEMBER)
+    waiting = submit(alice, priced_model, "0.20", now=MID_DECEMBER)
+    backdate(waiting, MID_DECEMBER)
+    services.jobs_delete(jobs=Job.objects.filter(owner=alice))
+    # The finished job's cost stays counted; the queued one never runs, so its
+    # reservation goes.
     assert RemovedJobSpend.objects.get().amount == Decimal("0.70")
     with pytest.raises(limits.OverBudget):
         submit(alice, priced_model, "0.40", now=MID_DECEMBER)
+    submit(alice, priced_model, "0.30", now=MID_DECEMBER)
 
 
 def test_one_users_spend_does_not_count_against_another(
@@ -342,7 +347,7 @@ def test_the_editor_shows_an_over_budget_refusal_on_the_form(
     priced_model.save()
     UserLimits.objects.create(user=alice, monthly_limit=Decimal("0.01"))
     response = post_edit(alice_client, priced_model)
-    assert response.status_code == 403
+    assert response.status_code == 400
     page = response.content.decode()
     assert "This run would cost about $0.04; you have $0.01 left of your $0.01 monthly" in page
     assert 'name="prompt"' in page  # the form, with what was entered
@@ -498,6 +503,8 @@ def test_the_cli_sets_the_default_and_lists_who_spent(
         (("set", "--user", "nobody", "--monthly", "5"), "No user named 'nobody'."),
         (("set", "--user", "alice", "--monthly", "five"), "Not an amount in USD: 'five'"),
         (("set", "--user", "alice", "--monthly", "-1"), "A limit is 0 or more"),
+        (("set", "--user", "alice", "--monthly", "1.234"), "in whole cents"),
+        (("set", "--default", "--unpriced", "cheap"), "block, allow or a price in USD"),
         (("set", "--user", "alice", "--max-active", "2.5"), "Not a whole number of jobs"),
         (("set", "--user", "alice"), "Nothing to set"),
         (("set", "--user", "alice", "--unpriced", "block"), "site default only"),
@@ -509,3 +516,19 @@ def test_the_cli_refuses_bad_input_and_changes_nothing(
     with pytest.raises(CommandError, match=re.escape(message)):
         run_limits(*args)
     assert not UserLimits.objects.exists()
+    assert limits.limits_for(alice).unpriced_policy == "allow"
+
+
+def test_the_wait_for_a_job_slot_follows_the_users_usual_job_duration(
+    alice: User, offline_model: ImageModel
+) -> None:
+    site_limits(max_active_jobs=1)
+    now = datetime.now(UTC)
+    earlier = spent_before(alice, offline_model, "0", created=now - timedelta(minutes=10))
+    Job.objects.filter(pk=earlier.pk).update(finished=now - timedelta(minutes=10, seconds=-40))
+    backdate(submit(alice, offline_model, "0", now=now), now - timedelta(seconds=10))
+    with pytest.raises(limits.RateLimited) as refused:
+        submit(alice, offline_model, "0", now=now)
+    # Jobs take her 40 s; the one in flight started 10 s ago.
+    assert refused.value.retry_after == 30
+    assert "(about 30 seconds from now)" in refused.value.message

@@ -66,6 +66,8 @@ PUBLIC = {
     "healthz",
     "readyz",
     "accounts/signup/",
+    "accounts/signup/invite/<str:token>/",
+    "accounts/confirm-email/<str:token>/",
     "accounts/login/",
     "accounts/logout/",
     "accounts/password_reset/",

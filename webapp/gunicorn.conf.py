@@ -14,6 +14,11 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  
 # threads each serve many users; uploads are parsed in the process.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
 threads = int(os.environ.get("WEB_THREADS", "4"))
+# gevent: each process serves up to WEB_WORKER_CONNECTIONS requests at once,
+# which open job pages (server-sent events, held open) need; with gthread each
+# open page holds one of the WEB_THREADS threads. See README, Production.
+worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
 # Large uploads over slow links need time; a stuck request is still killed.
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 30

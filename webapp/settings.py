@@ -12,10 +12,13 @@ import os
 import secrets
 import tempfile
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 # Lets classes such as ModelAdmin[Provider] be subscripted at run time.
@@ -97,11 +100,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the user read through the sessions cache (editor/user_cache.py).
+    "editor.user_cache.CachedAuthenticationMiddleware",
     "webapp.middleware.PrivatePagesMiddleware",
     "webapp.middleware.ReadableRefusalsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Dates in the person's own zone (a cookie the browser sets, see README).
+    "webapp.timezones.UserTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Before anything reads the body (see its docstring).
@@ -150,6 +156,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"darkroom-test-{os.getpid()}.sqlite3")
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+    pool_size := env_int("DATABASE_POOL_MAX_SIZE", 0)
+):
+    # A pool per process (psycopg_pool): a worker takes a connection for each
+    # short write and gives it back before waiting on a provider, so a few
+    # connections serve hundreds of jobs; a thread finding none free waits up
+    # to DATABASE_POOL_TIMEOUT seconds. Django refuses a pool together with
+    # persistent connections: the pool is what keeps them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, pool_size),
+        "max_size": pool_size,
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Darkroom's queries read a page of rows from an index: starting a
     # parallel worker costs more (~10 ms) than it saves. An ``options`` query
@@ -169,16 +189,46 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # A cache every web process shares, in the database Darkroom already uses; the
 # password reset rate limit counts there. `migrate` creates its table.
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "darkroom_cache",
     }
 }
+# Sessions and the logged-in user are read from a cache on every request
+# (cached_db sessions: written through to the database, read from the cache).
+# CACHE_URL (Redis) serves every process on every machine; without it, the
+# embedded SQLite setup (one machine) keeps them in files under the data
+# folder, and a PostgreSQL setup falls back to the shared database cache
+# (correct across machines, but then a request costs two queries again).
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+    }
+    CACHES["sessions"] = CACHES["default"]
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "sessions"),
+        # Culling only drops cached copies; the database keeps every session.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+else:
+    CACHES["sessions"] = CACHES["default"]
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 # django-ratelimit prefers memcached or Redis, whose increments are atomic; in
 # the database cache a burst of simultaneous requests may count a few short,
 # which limits of a few per hour tolerate, and no new service is needed.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+SILENCED_SYSTEM_CHECKS = [
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+    # The usage index covers its columns with INCLUDE on PostgreSQL (an
+    # index-only scan); SQLite ignores the extra columns, which is fine there.
+    "models.W040",
+]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -217,6 +267,32 @@ RATELIMIT_IP_META_KEY = "webapp.throttling.client_ip"
 # Behind a proxy: the header holding the client's address (webapp/throttling.py).
 DARKROOM_CLIENT_IP_HEADER = env_str("DARKROOM_CLIENT_IP_HEADER")
 DARKROOM_TRUSTED_PROXIES = env_int("DARKROOM_TRUSTED_PROXIES", 1)
+
+# Who may create an account: "open" (anyone who reaches the site), "invite"
+# (only with an invite link from staff: the admin or `manage.py invite
+# create`) or "closed" (nobody; staff create accounts in the admin). A
+# production deployment (DEBUG off, a DATABASE_URL) defaults to invite-only;
+# the embedded defaults (no DATABASE_URL: one person on one machine) and
+# DEBUG default to open, so a fresh checkout can sign up its first user.
+SIGNUP_MODES = ("open", "invite", "closed")
+
+
+def default_signup_mode(*, debug: bool, database_url: str) -> str:
+    return "open" if debug or not database_url else "invite"
+
+
+DARKROOM_SIGNUP = env_str("DARKROOM_SIGNUP").strip().lower() or default_signup_mode(
+    debug=DEBUG, database_url=env_str("DATABASE_URL")
+)
+if DARKROOM_SIGNUP not in SIGNUP_MODES:
+    raise ImproperlyConfigured(
+        f"DARKROOM_SIGNUP must be one of {', '.join(SIGNUP_MODES)}, not {DARKROOM_SIGNUP!r}."
+    )
+# A new account stays inactive until the link mailed to its address is opened.
+DARKROOM_SIGNUP_VERIFY_EMAIL = env_bool("DARKROOM_SIGNUP_VERIFY_EMAIL", False)
+# The site's address as people reach it, for links made outside a request
+# (`manage.py invite create`).
+DARKROOM_SITE_URL = env_str("DARKROOM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "editor:editor"
@@ -342,6 +418,21 @@ else:
         # is not handed to a second worker while the first still runs it.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60),
     }
+# How gunicorn serves requests (webapp/gunicorn.conf.py, `serve`): gthread, or
+# gevent for hundreds of open job pages per process.
+WEB_WORKER_CLASS = env_str("WEB_WORKER_CLASS", "gthread")
+# The worker pool `serve` starts: threads, or gevent (README, Production).
+CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
+# Job changes pushed to open job pages (editor/events.py): a Redis URL. By
+# default the broker's Redis, when the broker is Redis and the web server runs
+# gevent (an open page holds a connection; with threads it would hold a
+# thread, so pages poll instead). Empty: pages poll.
+DARKROOM_EVENTS_URL = env_str(
+    "DARKROOM_EVENTS_URL",
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and WEB_WORKER_CLASS == "gevent"
+    else "",
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker keeps reconnecting to a broker that went away, however long it takes.
 CELERY_BROKER_CONNECTION_RETRY = True
@@ -362,11 +453,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "darkroom"
 # Workers consume both queues, taking from each in turn (kombu's fair cycle
 # on every transport), so one user's burst in the bulk queue cannot hold
-# another user's job in the interactive one (see editor/services.py).
-DARKROOM_BULK_QUEUE = "darkroom-bulk"
+# another user's job in the interactive one (see editor/tasks.py).
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in (CELERY_TASK_DEFAULT_QUEUE, DARKROOM_BULK_QUEUE)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, f"{CELERY_TASK_DEFAULT_QUEUE}-bulk")
 ]
 # At-least-once delivery: the job row, not the message, decides what runs.
 CELERY_TASK_ACKS_LATE = True
@@ -395,6 +485,8 @@ DARKROOM_PROVIDER_SYNC_SECONDS = env_float("DARKROOM_PROVIDER_SYNC_SECONDS", 6 *
 # being trashed; beat looks for them this often.
 DARKROOM_TRASH_DAYS = env_float("DARKROOM_TRASH_DAYS", 30.0)
 DARKROOM_TRASH_PURGE_SECONDS = env_float("DARKROOM_TRASH_PURGE_SECONDS", 60 * 60)
+# How often beat brings the daily usage totals up to date (editor/usage.py).
+DARKROOM_USAGE_ROLLUP_SECONDS = env_float("DARKROOM_USAGE_ROLLUP_SECONDS", 5 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-jobs": {
         "task": "editor.recover_jobs",
@@ -412,6 +504,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": DARKROOM_TRASH_PURGE_SECONDS,
         "options": {"expires": DARKROOM_TRASH_PURGE_SECONDS},
     },
+    # Yesterday's and today's usage totals, for the operator's dashboard.
+    "roll-up-usage": {
+        "task": "editor.roll_up_usage",
+        "schedule": DARKROOM_USAGE_ROLLUP_SECONDS,
+        "options": {"expires": DARKROOM_USAGE_ROLLUP_SECONDS},
+    },
 }
 
 # --- Job recovery -----------------------------------------------------------
@@ -427,22 +525,41 @@ DARKROOM_LOST_AFTER_SECONDS = env_float("DARKROOM_LOST_AFTER_SECONDS", 60.0)
 # When the broker cannot tell how many messages wait, a job queued this long
 # since its last message is sent a new one instead.
 DARKROOM_REQUEUE_AFTER_SECONDS = env_float("DARKROOM_REQUEUE_AFTER_SECONDS", 600.0)
+# A job's write that finds the database out of reach (no connection free) is
+# retried this long; after that the job is left to the sweep.
+DARKROOM_DATABASE_RETRY_SECONDS = env_float("DARKROOM_DATABASE_RETRY_SECONDS", 60.0)
 # A job whose worker died this many times is failed instead of started again.
 DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)
 
 # --- Limits (site-wide defaults; the admin's "site-wide default limits" row
 # and per-group and per-user limits override them, see editor/limits.py) ----
 
+
+def env_money(name: str, default: str = "", *, words: tuple[str, ...] = ()) -> str:
+    """An amount in USD (or one of ``words``), checked at start rather than
+    at the first submission."""
+    value = env_str(name, default).strip().lower()
+    if value and value not in words:
+        try:
+            valid = Decimal(value.lstrip("$")) >= 0
+        except InvalidOperation:
+            valid = False
+        if not valid:
+            allowed = " or ".join((*words, "an amount in USD such as 5 or 2.50"))
+            raise ImproperlyConfigured(f"{name} must be {allowed}, not {value!r}.")
+    return value
+
+
 # USD per calendar month and per day (TIME_ZONE); empty: no limit.
-DARKROOM_MONTHLY_LIMIT = env_str("DARKROOM_MONTHLY_LIMIT")
-DARKROOM_DAILY_LIMIT = env_str("DARKROOM_DAILY_LIMIT")
+DARKROOM_MONTHLY_LIMIT = env_money("DARKROOM_MONTHLY_LIMIT")
+DARKROOM_DAILY_LIMIT = env_money("DARKROOM_DAILY_LIMIT")
 # Jobs one user may have queued or running at once, and submit per minute;
 # 0: no cap (the default: an upgrade refuses nothing it accepted before).
 DARKROOM_MAX_ACTIVE_JOBS = env_int("DARKROOM_MAX_ACTIVE_JOBS", 0)
 DARKROOM_JOBS_PER_MINUTE = env_int("DARKROOM_JOBS_PER_MINUTE", 0)
 # How a run of a model without a known price counts against a budget:
 # "block", "allow" (nothing until its real cost is known) or a price in USD.
-DARKROOM_UNPRICED_MODELS = env_str("DARKROOM_UNPRICED_MODELS", "allow")
+DARKROOM_UNPRICED_MODELS = env_money("DARKROOM_UNPRICED_MODELS", "allow", words=("block", "allow"))
 # Fairness: a user's first jobs in flight go to the interactive queue, the
 # rest of a burst to the bulk queue; workers take from both in turn.
 DARKROOM_INTERACTIVE_JOBS = env_int("DARKROOM_INTERACTIVE_JOBS", 2)

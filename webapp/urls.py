@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from editor import health
+from editor import health, operator_views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("operator/usage/", operator_views.usage_dashboard, name="operator-usage"),
+    path("operator/usage/export.csv", operator_views.usage_export, name="operator-usage-export"),
     path("admin/", admin.site.urls),
     path("accounts/", include("editor.account_urls")),
     path("v1/", include("editor.api.urls")),

@@ -63,14 +63,28 @@ def square_mode(request: ImageRequest) -> Literal["pad", "crop"]:
 
 
 def placement_of(squared: imaging.SquaredImage) -> compositing.Placement | None:
-    """Where a padded image sat on its square (in the square before shrinking:
-    a shrink scales both alike), so the answer can be cut back to it."""
-    if squared.squared != "pad":
-        return None
+    """How the square sent lines up with the user's image, as ``square_png``
+    made it (in the square before shrinking: a shrink scales both alike).
+
+    Padded: the image sat centred on the square, and the answer is cut back
+    to it. Cropped: the square was the image's centre, and the answer is
+    measured and kept against that part.
+    """
     width, height = squared.original_size
-    side = max(width, height)
-    box = compositing.Box(x=(side - width) // 2, y=(side - height) // 2, width=width, height=height)
-    return compositing.Placement(box=box, sent_size=(side, side))
+    if squared.squared == "pad":
+        side = max(width, height)
+        box = compositing.Box(
+            x=(side - width) // 2, y=(side - height) // 2, width=width, height=height
+        )
+        return compositing.Placement(box=box, sent_size=(side, side))
+    if squared.squared == "crop":
+        side = min(width, height)
+        whole = compositing.Box(x=0, y=0, width=side, height=side)
+        region = compositing.Box(
+            x=-((side - width) // 2), y=-((side - height) // 2), width=side, height=side
+        )
+        return compositing.Placement(box=whole, sent_size=(side, side), region=region)
+    return None
 
 
 class Dalle2Adapter(ProviderAdapter):

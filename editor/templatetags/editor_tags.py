@@ -8,6 +8,7 @@ from django import template
 
 from editor import compositing, pricing, selectors
 from editor.models import Job, JobImage
+from webapp import timezones
 
 register = template.Library()
 
@@ -73,3 +74,9 @@ def undo_job_ids(message: Any) -> list[str]:
 def leak_percent(share: Any) -> str:
     """A job's mask leak (0..1) as a percentage, e.g. "52.3 %"."""
     return compositing.format_leak(float(share)) if share is not None else ""
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    """A moment in the person's zone, with the zone: "4 Dec 2026, 09:12 CET"."""
+    return timezones.when_text(moment) if moment else ""

@@ -6,6 +6,7 @@
 // reordered), builds the request body in the user's order with the painted
 // mask, shows the run and its results beside the image, and keeps the whole
 // workspace in IndexedDB so a reload, Back or a crashed tab loses nothing.
+import "./poll-when-visible.js";
 import { CompareOverlay } from "./compare.js";
 import { watchEstimate } from "./cost-estimate.js";
 import { renderFilmstrip } from "./filmstrip.js";
@@ -62,7 +63,7 @@ function setUp(form) {
       edited();
     },
   });
-  watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
+  const outpaint = watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
   // Bumped whenever the mask changes, so a save encodes it only when it did.
   let maskVersion = 0;
   // Settles once the painter shows the current first image.
@@ -412,12 +413,13 @@ function setUp(form) {
       painter.setSpaceHeld(true);
       return;
     }
-    if (event.target.closest?.("button") && (event.key === "Enter" || event.key === " ")) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) {
-      if (painter.handleKey(event)) event.preventDefault();
+    // Before the button check: Shift+Enter continues even from a variation's button.
+    if (!(event.ctrlKey || event.metaKey || event.altKey) && workspaceKey(event)) {
+      event.preventDefault();
       return;
     }
-    if (workspaceKey(event) || painter.handleKey(event)) event.preventDefault();
+    if (event.target.closest?.("button") && (event.key === "Enter" || event.key === " ")) return;
+    if (painter.handleKey(event)) event.preventDefault();
   });
   document.addEventListener("keyup", (event) => {
     if (event.key === " ") painter.setSpaceHeld(false);
@@ -432,6 +434,7 @@ function setUp(form) {
     painterReady = updatePainter().catch((error) => (painterStatus.textContent = error.message));
     checkImageCount();
     estimate.update();
+    updateRunControls();
     scheduleSave();
   }
 
@@ -637,7 +640,12 @@ function setUp(form) {
   const parentInput = form.querySelector("input[name=parent]");
   const promptInput = form.querySelector("[name=prompt]");
   const overlay = new CompareOverlay(document.getElementById("painter-stage"), painter.canvas);
-  const store = workspaceStore(form.dataset.workspaceKey);
+  const preview = document.getElementById("run-preview");
+  const previewImage = preview.querySelector("img");
+  // data-saved counts the saves, so a test (or a curious user) can see one landed.
+  const store = workspaceStore(form.dataset.workspaceKey, {
+    onSaved: () => (form.dataset.saved = String(Number(form.dataset.saved || 0) + 1)),
+  });
   const urlFor = (template, id) => form.dataset[template].replace(PLACEHOLDER, id);
 
   /** @type {{jobId: string, selected: string|null} | null} */
@@ -707,8 +715,15 @@ function setUp(form) {
       markChosen();
     }
     runActions.hidden = !found.length;
-    compareButton.disabled = painterRoot.hidden;
+    updateRunControls();
     scheduleSave();
+  }
+
+  function updateRunControls() {
+    // Without an image to edit there is nothing to compare with or mask to keep.
+    for (const control of [hideResultButton, compareButton, keepMask.closest("label")]) {
+      control.hidden = !items.length;
+    }
   }
 
   function markChosen() {
@@ -737,8 +752,15 @@ function setUp(form) {
 
   /** Lay the chosen result over the canvas, lined up with the image it came from. */
   function showResult(chosen) {
-    if (painterRoot.hidden || !painter.image) return;
-    overlay.show(chosen.dataset.src, { width: painter.width, height: painter.height }, chosen.getAttribute("aria-label"));
+    const onCanvas = !painterRoot.hidden && Boolean(painter.image);
+    preview.hidden = onCanvas;
+    if (onCanvas) {
+      overlay.show(chosen.dataset.src, { width: painter.width, height: painter.height }, chosen.getAttribute("aria-label"));
+      return;
+    }
+    // No canvas to lay it over: show it in the run panel instead.
+    previewImage.src = chosen.dataset.src;
+    previewImage.alt = chosen.getAttribute("aria-label");
   }
 
   runArea.addEventListener("click", (event) => {
@@ -768,6 +790,13 @@ function setUp(form) {
   compareButton.addEventListener("keyup", () => holdCompare(false));
 
   function holdCompare(held) {
+    const chosen = chosenVariation();
+    if (!preview.hidden && chosen) {
+      const before = held ? items[0] : null;
+      previewImage.src = before ? before.url : chosen.dataset.src;
+      preview.classList.toggle("showing-before", Boolean(before));
+      return;
+    }
     if (held && !overlay.shown) {
       const chosen = chosenVariation();
       if (chosen) showResult(chosen);
@@ -806,7 +835,7 @@ function setUp(form) {
 
   async function makeBase(frame, note) {
     const keep = keepMask.checked && !painterRoot.hidden && painter.image && !painter.isEmpty();
-    const mask = keep ? await painter.exportBlob() : null;
+    const mask = keep ? await painter.exportPaintedBlob() : null;
     const item = {
       key: `k${nextKey++}`,
       file: null,
@@ -821,6 +850,7 @@ function setUp(form) {
     else items.unshift(item);
     parentInput.value = frame.parent || "";
     overlay.hide();
+    preview.hidden = true;
     dirty = true;
     changed();
     renderFrames();
@@ -832,8 +862,9 @@ function setUp(form) {
         ? " The mask is kept."
         : ` The mask (${bitmap.width}×${bitmap.height}) does not fit the new image (${painter.width}×${painter.height}), so it was cleared.`;
     }
-    painterStatus.textContent = `${note}${maskNote}`;
-    say(`${note}${maskNote}`);
+    // Said once, where the user looks: over the canvas, or by the images without one.
+    if (painterRoot.hidden) say(note);
+    else painterStatus.textContent = `${note}${maskNote}`;
     scheduleSave();
   }
 
@@ -854,12 +885,13 @@ function setUp(form) {
   async function snapshot() {
     if (savedMask.version !== maskVersion) {
       const empty = !painter.image || painter.isEmpty();
-      savedMask = { version: maskVersion, blob: empty ? null : await painter.exportBlob() };
+      savedMask = { version: maskVersion, blob: empty ? null : await painter.exportPaintedBlob() };
     }
     return {
       version: SNAPSHOT_VERSION,
       items: items.map(({ file, sourceId, name, width, height }) => ({ file, sourceId, name, width, height })),
       mask: items.length ? savedMask.blob : null,
+      maskTools: { feather: painter.feather, outpaint: outpaint.state() },
       prompt: promptInput.value,
       model: select.value,
       parameters: parameterValues(),
@@ -931,6 +963,10 @@ function setUp(form) {
     applyParameterValues(saved.parameters);
     changed();
     await painterReady;
+    if (painter.image && saved.maskTools) {
+      painter.setFeather(saved.maskTools.feather || 0);
+      outpaint.restore(saved.maskTools.outpaint);
+    }
     if (saved.mask && painter.image) {
       try {
         painter.loadMask(await createImageBitmap(saved.mask));
@@ -971,6 +1007,7 @@ function setUp(form) {
     frames = [];
     currentFrame = -1;
     overlay.hide();
+    preview.hidden = true;
     const empty = document.createElement("div");
     empty.id = "run-panel";
     empty.className = "run-panel";
@@ -1008,7 +1045,7 @@ function setUp(form) {
 
   /** The workspace's own keys; true if the key was one of them. */
   function workspaceKey(event) {
-    if (event.key === "?" ) {
+    if (event.key === "?") {
       shortcuts.showModal();
       return true;
     }

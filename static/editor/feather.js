@@ -87,11 +87,12 @@ function withStretchedEdges(canvas, margin) {
 }
 
 /**
- * The effective mask as the server reads it: an opaque PNG, white = change,
- * black = keep. A feathered edge keeps its greys; without a feather the
- * brush's antialiased rim is cut at half, so the mask is as crisp as painted.
+ * A mask canvas as the server reads it: an opaque PNG, white = change,
+ * black = keep. A feathered edge keeps its greys (`keepGreys`); without a
+ * feather the brush's antialiased rim is cut at half, so the mask is as crisp
+ * as painted.
  */
-export function maskToBlob(effective, feather) {
+export function maskToBlob(effective, { keepGreys }) {
   const out = document.createElement("canvas");
   out.width = effective.width;
   out.height = effective.height;
@@ -99,7 +100,7 @@ export function maskToBlob(effective, feather) {
   const pixels = source.data;
   for (let index = 0; index < pixels.length; index += 4) {
     const alpha = pixels[index + 3];
-    const value = feather > 0 ? alpha : alpha >= 128 ? 255 : 0;
+    const value = keepGreys ? alpha : alpha >= 128 ? 255 : 0;
     pixels[index] = value;
     pixels[index + 1] = value;
     pixels[index + 2] = value;

@@ -12,7 +12,7 @@ export const PAINT = "rgb(255, 64, 64)";
  * - stroke: {points, size, erase} a brush or eraser line
  * - shape:  {points, erase} a closed polygon (rectangle, lasso, polygon), filled
  * - clear, invert: the whole canvas
- * - base:   {area} a mask loaded from a file or an earlier job
+ * - base:   {area, at} a mask loaded from a file or an earlier job, its corner at `at`
  */
 export function drawOp(context, op) {
   const { width, height } = context.canvas;
@@ -44,7 +44,8 @@ export function drawOp(context, op) {
     context.setTransform(1, 0, 0, 1, 0, 0);
     context.clearRect(0, 0, width, height);
     context.restore();
-    context.drawImage(op.area, 0, 0);
+    const [x, y] = op.at || [0, 0];
+    context.drawImage(op.area, x, y);
   }
   context.restore();
 }

@@ -1,8 +1,10 @@
 // Outpainting: extend the canvas around the first image, by pixels on each
 // side or to an aspect ratio. The painter shows and sends the larger image
-// (the new area transparent) with the new area in the mask; the hidden
+// (the new area transparent) with the new area in the mask; the form's
 // `frame` field tells the server where the original sits in it
 // ("x,y,width,height"), so results can be cropped back to the user's frame.
+// The editor sends it from MaskPainter.exportExtendedImage(); the form's
+// hidden input, where the page has one, shows the same value.
 
 const SIDES = ["left", "top", "right", "bottom"];
 // Where the picture stays when the canvas grows to a ratio: the share of the
@@ -36,7 +38,7 @@ export function watchOutpaint(root, { painter, form, maxPixels }) {
   const ratioSelect = root.querySelector("#outpaint-ratio");
   const anchorSelect = root.querySelector("#outpaint-anchor");
   const summary = root.querySelector("#outpaint-summary");
-  const frameInput = root.querySelector("input[name=frame]");
+  const frameInput = form.querySelector("input[name=frame]");
   const modelSelect = form.querySelector("select[name=image_model]");
   let applied = "0,0,0,0";
 
@@ -76,7 +78,7 @@ export function watchOutpaint(root, { painter, form, maxPixels }) {
     // Re-extending refits the view: only when the extension really changed.
     if (painter.extended ? key !== applied : !none) painter.setExtension(added);
     applied = key;
-    frameInput.value = none ? "" : `${added.left},${added.top},${painter.width},${painter.height}`;
+    if (frameInput) frameInput.value = none ? "" : `${added.left},${added.top},${painter.width},${painter.height}`;
     if (none) {
       say(`Sent as it is, ${painter.width}×${painter.height}.`);
       return;
@@ -138,13 +140,35 @@ export function watchOutpaint(root, { painter, form, maxPixels }) {
   root.querySelector("[data-action=outpaint-reset]").addEventListener("click", reset);
   modelSelect?.addEventListener("change", update);
   document.body.addEventListener("htmx:afterSwap", update);
-  // A new first image starts unextended; the chosen extension applies to it.
+  // A new first image (another image, or a result to continue from, which
+  // is already the extended size) starts unextended.
   painter.onImage(() => {
     applied = "0,0,0,0";
+    for (const side of SIDES) sideInputs[side].value = "0";
+    ratioSelect.value = "";
     queueMicrotask(update);
   });
   update();
-  return { update, reset };
+  return {
+    update,
+    reset,
+    /** The extension as chosen, to keep with the workspace. */
+    state: () => ({
+      mode: modeSelect.value,
+      sides: Object.fromEntries(SIDES.map((side) => [side, sideInputs[side].value])),
+      ratio: ratioSelect.value,
+      anchor: anchorSelect.value,
+    }),
+    /** Choose a kept extension again (after the image is back). */
+    restore(saved) {
+      if (!saved) return;
+      modeSelect.value = saved.mode || "pixels";
+      for (const side of SIDES) sideInputs[side].value = saved.sides?.[side] || "0";
+      ratioSelect.value = saved.ratio || "";
+      anchorSelect.value = saved.anchor || "centre";
+      update();
+    },
+  };
 }
 
 function formatPixels(count) {

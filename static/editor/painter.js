@@ -10,7 +10,10 @@
 
 import { composeMask, marksAnything, maskToBlob } from "./feather.js";
 import { copyOf, drawOp, maskArea } from "./mask-ops.js";
-import { SELECTION_TOOLS, SelectionGesture, drawOutline } from "./selection.js";
+import { handlePainterKey } from "./painter-keys.js";
+import { bindPointerInput } from "./painter-pointer.js";
+import { renderPainter } from "./painter-render.js";
+import { SelectionGesture } from "./selection.js";
 
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 32;
@@ -59,14 +62,14 @@ export class MaskPainter {
     this.undone = [];
     this.tool = "brush";
     this.overlayVisible = true;
+    // Selections take out of the mask (a touch screen has no Alt key).
+    this.subtracting = false;
     this.view = { scale: 1, x: 0, y: 0 };
     this.fitted = true;
-    this.pointers = new Map();
     this.stroke = null;
     this.selection = null;
     // The mask as it was when the current stroke began (see preview()).
     this.before = null;
-    this.gesture = null;
     this.spaceHeld = false;
     this.cursor = null;
     this.animationFrame = 0;
@@ -152,8 +155,12 @@ export class MaskPainter {
   /** Start from an existing mask (a file or an earlier job's mask). */
   loadMask(bitmap) {
     if (!this.image) return false;
-    if (bitmap.width !== this.width || bitmap.height !== this.height) return false;
-    this.apply({ type: "base", area: maskArea(bitmap) });
+    const fitsPicture = bitmap.width === this.width && bitmap.height === this.height;
+    // A mask saved while the canvas was extended (exportBlob) fits it as it is.
+    const fitsSent = this.extended && bitmap.width === this.sentWidth && bitmap.height === this.sentHeight;
+    if (!fitsPicture && !fitsSent) return false;
+    const at = fitsPicture ? [0, 0] : [-this.frame.x, -this.frame.y];
+    this.apply({ type: "base", area: maskArea(bitmap), at });
     return true;
   }
 
@@ -167,7 +174,20 @@ export class MaskPainter {
    * change, black = keep, greys along a feathered edge (what the server reads).
    */
   exportBlob() {
-    return maskToBlob(this.effectiveMask(), this.feather);
+    return maskToBlob(this.effectiveMask(), { keepGreys: this.feather > 0 });
+  }
+
+  /**
+   * What was painted, at the picture's own size, without the feather or the
+   * extension (both are settings applied on top): the mask to keep, or to
+   * carry over to the next image, so loading it back never softens it twice.
+   */
+  exportPaintedBlob() {
+    const out = document.createElement("canvas");
+    out.width = this.width;
+    out.height = this.height;
+    out.getContext("2d").drawImage(this.painted, -this.frame.x, -this.frame.y);
+    return maskToBlob(out, { keepGreys: true });
   }
 
   /**
@@ -258,6 +278,7 @@ export class MaskPainter {
     button("redo").disabled = !this.undone.length;
     button("clear").disabled = !this.ops.length;
     button("overlay").setAttribute("aria-pressed", String(this.overlayVisible));
+    button("subtract").setAttribute("aria-pressed", String(this.subtracting));
     for (const toolButton of this.root.querySelectorAll("[data-tool]")) {
       toolButton.setAttribute("aria-pressed", String(toolButton.dataset.tool === this.tool));
     }
@@ -395,82 +416,13 @@ export class MaskPainter {
   }
 
   render() {
-    const context = this.context;
-    const ratio = window.devicePixelRatio || 1;
-    context.setTransform(1, 0, 0, 1, 0, 0);
-    context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    if (!this.image) return;
-    const { scale, x, y } = this.view;
-    context.setTransform(ratio * scale, 0, 0, ratio * scale, ratio * x, ratio * y);
-    if (this.extended) {
-      // The added area has no picture yet: a neutral grey says so.
-      context.fillStyle = "#6b6b6b";
-      context.fillRect(0, 0, this.sentWidth, this.sentHeight);
-    }
-    context.imageSmoothingEnabled = scale < 2;
-    context.drawImage(this.image, this.frame.x, this.frame.y);
-    const mask = this.effectiveMask();
-    if (this.overlayVisible) {
-      // One alpha for the whole mask: overlapping strokes look the same as one.
-      context.globalAlpha = this.overlayOpacity;
-      context.drawImage(mask, 0, 0);
-      context.globalAlpha = 1;
-    }
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    // The painted area's edge would vanish on red pictures; a thin outline of the image helps.
-    context.strokeStyle = "rgba(255,255,255,0.25)";
-    context.lineWidth = 1;
-    context.strokeRect(x - 0.5, y - 0.5, this.sentWidth * scale + 1, this.sentHeight * scale + 1);
-    if (this.extended) {
-      context.save();
-      context.setLineDash([5, 4]);
-      context.strokeStyle = "rgba(255,255,255,0.8)";
-      const [frameX, frameY] = this.toScreen([0, 0]);
-      context.strokeRect(frameX, frameY, this.width * scale, this.height * scale);
-      context.restore();
-    }
-    if (this.selection) {
-      drawOutline(context, this.selection.outline().map((point) => this.toScreen(point)), this.selection.erase);
-    } else if (this.cursor && (this.tool === "brush" || this.tool === "eraser") && !this.spaceHeld) {
-      const radius = (this.brushSize * scale) / 2;
-      context.beginPath();
-      context.arc(this.cursor[0], this.cursor[1], Math.max(1, radius), 0, Math.PI * 2);
-      context.strokeStyle = "rgba(0,0,0,0.8)";
-      context.lineWidth = 3;
-      context.stroke();
-      context.strokeStyle = this.tool === "eraser" ? "#7cb7ff" : "#fff";
-      context.lineWidth = 1.5;
-      context.stroke();
-    }
+    renderPainter(this);
   }
 
   // --- Input -----------------------------------------------------------------
 
   bind() {
-    const canvas = this.canvas;
-    canvas.addEventListener("pointerdown", (event) => this.pointerDown(event));
-    canvas.addEventListener("pointermove", (event) => this.pointerMove(event));
-    canvas.addEventListener("pointerup", (event) => this.pointerUp(event));
-    canvas.addEventListener("pointercancel", (event) => this.pointerUp(event, true));
-    canvas.addEventListener("dblclick", () => {
-      if (this.selection?.tool !== "polygon") return;
-      // The double-click's second click added its corner twice.
-      this.selection.removeLastCorner();
-      this.commitSelection();
-    });
-    canvas.addEventListener("pointerleave", () => {
-      this.cursor = null;
-      this.requestRender();
-    });
-    canvas.addEventListener(
-      "wheel",
-      (event) => {
-        event.preventDefault();
-        const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
-        this.zoomAt(factor, event.offsetX, event.offsetY);
-      },
-      { passive: false },
-    );
+    bindPointerInput(this);
     this.root.addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button || !this.root.contains(button)) return;
@@ -497,6 +449,13 @@ export class MaskPainter {
       clear: () => this.clear(),
       invert: () => this.invert(),
       overlay: () => this.toggleOverlay(),
+      subtract: () => {
+        this.subtracting = !this.subtracting;
+        this.updateButtons();
+        this.announce(
+          this.subtracting ? "Selections now take out of the mask." : "Selections now add to the mask.",
+        );
+      },
       "zoom-in": () => this.zoomCentre(1.25),
       "zoom-out": () => this.zoomCentre(0.8),
       fit: () => this.fit(),
@@ -506,52 +465,7 @@ export class MaskPainter {
 
   /** Keyboard shortcuts; returns true when the key was used. */
   handleKey(event) {
-    if (!this.image || this.root.hidden) return false;
-    const key = event.key;
-    const mod = event.ctrlKey || event.metaKey;
-    if (mod && (key === "z" || key === "Z")) {
-      event.shiftKey ? this.redo() : this.undo();
-      return true;
-    }
-    if (mod && (key === "y" || key === "Y")) {
-      this.redo();
-      return true;
-    }
-    if (mod || event.altKey) return false;
-    if (this.selection && (key === "Enter" || key === "Escape")) {
-      key === "Enter" ? this.commitSelection() : this.cancelSelection();
-      return true;
-    }
-    const step = Math.max(1, Math.round(this.brushSize * 0.15));
-    const featherStep = Math.max(1, Math.round(this.feather * 0.25));
-    const keys = {
-      b: () => this.setTool("brush"),
-      e: () => this.setTool("eraser"),
-      m: () => this.setTool("rectangle"),
-      l: () => this.setTool("lasso"),
-      p: () => this.setTool("polygon"),
-      h: () => this.setTool("pan"),
-      i: () => this.invert(),
-      o: () => this.toggleOverlay(),
-      "[": () => this.setBrushSize(this.brushSize - step),
-      "]": () => this.setBrushSize(this.brushSize + step),
-      "{": () => this.setFeather(this.feather - featherStep),
-      "}": () => this.setFeather(this.feather + featherStep),
-      "+": () => this.zoomCentre(1.25),
-      "=": () => this.zoomCentre(1.25),
-      "-": () => this.zoomCentre(0.8),
-      0: () => this.fit(),
-    };
-    const handler = keys[key.length === 1 ? key.toLowerCase() : key];
-    if (handler) {
-      handler();
-      return true;
-    }
-    if ((key === "Delete" || key === "Backspace") && document.activeElement === this.canvas) {
-      this.clear();
-      return true;
-    }
-    return false;
+    return handlePainterKey(this, event);
   }
 
   setSpaceHeld(held) {
@@ -560,101 +474,55 @@ export class MaskPainter {
     this.requestRender();
   }
 
-  pointerDown(event) {
-    if (!this.image) return;
-    // preventDefault() below keeps the browser from focusing the canvas, and
-    // the tool keys must reach it rather than the field used last.
-    this.canvas.focus({ preventScroll: true });
-    this.canvas.setPointerCapture(event.pointerId);
-    this.pointers.set(event.pointerId, [event.offsetX, event.offsetY]);
-    if (this.pointers.size === 2) {
-      // A second finger turns a stroke or selection that just began into a pinch.
-      if (this.stroke && this.stroke.points.length < 4) {
-        this.stroke = null;
-        this.replay();
-      } else {
-        this.finishStroke();
-      }
-      if (this.selection?.tool !== "polygon") this.cancelSelection();
-      this.gesture = this.pinchState();
-      return;
-    }
-    if (this.pointers.size > 2) return;
-    const panning =
-      this.tool === "pan" || this.spaceHeld || event.button === 1 || event.button === 2;
-    if (panning) {
-      this.gesture = { pan: [event.offsetX, event.offsetY] };
-      return;
-    }
-    if (event.button !== 0) return;
-    event.preventDefault();
-    const point = this.toImage(event.offsetX, event.offsetY);
-    if (SELECTION_TOOLS.includes(this.tool)) {
-      if (this.selection) {
-        if (this.selection.addCorner(point, this.view.scale)) this.commitSelection();
-      } else {
-        this.selection = new SelectionGesture(this.tool, point, event.altKey);
-      }
-      this.requestRender();
-      return;
-    }
-    this.stroke = {
-      type: "stroke",
-      erase: this.tool === "eraser",
-      size: this.brushSize,
-      points: [point],
-    };
+  // --- Strokes and selections (driven by painter-pointer.js) ---------------
+
+  startStroke(point) {
+    this.stroke = { type: "stroke", erase: this.tool === "eraser", size: this.brushSize, points: [point] };
+    this.before = copyOf(this.painted);
     this.preview();
   }
 
-  pointerMove(event) {
-    this.cursor = [event.offsetX, event.offsetY];
-    if (this.pointers.has(event.pointerId)) {
-      this.pointers.set(event.pointerId, [event.offsetX, event.offsetY]);
-    }
-    if (this.gesture && this.pointers.size === 2 && this.gesture.distance) {
-      const now = this.pinchState();
-      this.panBy(now.centre[0] - this.gesture.centre[0], now.centre[1] - this.gesture.centre[1]);
-      this.zoomAt(now.distance / this.gesture.distance, now.centre[0], now.centre[1]);
-      this.gesture = now;
-      return;
-    }
-    if (this.gesture && this.gesture.pan) {
-      const [lastX, lastY] = this.gesture.pan;
-      this.panBy(event.offsetX - lastX, event.offsetY - lastY);
-      this.gesture.pan = [event.offsetX, event.offsetY];
-      return;
-    }
-    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    const points = (events.length ? events : [event]).map((each) => this.toImage(each.offsetX, each.offsetY));
-    if (this.selection) {
-      // A polygon follows the pointer between clicks; the others while pressed.
-      if (this.selection.tool === "polygon" || this.pointers.has(event.pointerId)) {
-        for (const point of points) this.selection.move(point);
-      }
-    } else if (this.stroke) {
-      this.stroke.points.push(...points);
-      this.preview();
-    }
+  extendStroke(points) {
+    this.stroke.points.push(...points);
+    this.preview();
+  }
+
+  /**
+   * Draw the stroke in progress over the mask as it was when the stroke
+   * began: the whole stroke is one path, so overlapping segments never
+   * build up extra coverage at their antialiased edges, and the eraser is exact.
+   */
+  preview() {
+    this.paintedContext.clearRect(0, 0, this.sentWidth, this.sentHeight);
+    this.paintedContext.drawImage(this.before, 0, 0);
+    this.draw(this.stroke);
     this.requestRender();
   }
 
-  pointerUp(event, canceled = false) {
-    this.pointers.delete(event.pointerId);
-    if (this.pointers.size < 2 && this.gesture && this.gesture.distance) this.gesture = null;
-    if (this.gesture && this.gesture.pan && !this.pointers.size) this.gesture = null;
-    if (this.selection && this.selection.tool !== "polygon") {
-      canceled ? this.cancelSelection() : this.commitSelection();
+  /** Keep the stroke in progress as an edit, or drop it when `canceled`. */
+  endStroke({ canceled = false } = {}) {
+    const stroke = this.stroke;
+    this.stroke = null;
+    if (!stroke) return;
+    if (canceled) {
+      this.replay();
+      this.requestRender();
+      return;
     }
-    if (this.stroke) {
-      if (canceled) {
-        this.stroke = null;
-        this.replay();
-        this.requestRender();
-      } else {
-        this.finishStroke();
-      }
+    this.ops.push(stroke);
+    this.undone = [];
+    this.changed();
+  }
+
+  /** A press with a selection tool: a new selection, or a polygon's next corner. */
+  selectionPoint(point, altKey) {
+    if (!this.selection) {
+      // Alt does the opposite of the mode for this one selection.
+      this.selection = new SelectionGesture(this.tool, point, altKey !== this.subtracting);
+    } else if (this.selection.addCorner(point, this.view.scale)) {
+      this.commitSelection();
     }
+    this.requestRender();
   }
 
   commitSelection() {
@@ -674,35 +542,5 @@ export class MaskPainter {
     this.selection = null;
     this.announce("Selection cancelled.");
     this.requestRender();
-  }
-
-  pinchState() {
-    const [a, b] = [...this.pointers.values()];
-    return {
-      centre: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2],
-      distance: Math.max(1, Math.hypot(a[0] - b[0], a[1] - b[1])),
-    };
-  }
-
-  /**
-   * Draw the stroke in progress over the mask as it was when the stroke
-   * began: the whole stroke is one path, so overlapping segments never
-   * build up extra coverage at their antialiased edges, and the eraser is exact.
-   */
-  preview() {
-    if (this.stroke.points.length === 1) this.before = copyOf(this.painted);
-    this.paintedContext.clearRect(0, 0, this.sentWidth, this.sentHeight);
-    this.paintedContext.drawImage(this.before, 0, 0);
-    this.draw(this.stroke);
-    this.requestRender();
-  }
-
-  finishStroke() {
-    const stroke = this.stroke;
-    this.stroke = null;
-    if (!stroke) return;
-    this.ops.push(stroke);
-    this.undone = [];
-    this.changed();
   }
 }

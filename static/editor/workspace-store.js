@@ -7,7 +7,7 @@ import { createStore, del, get, set } from "../vendor/idb-keyval/index.js";
 const store = createStore("darkroom", "workspace");
 const SAVE_DELAY_MS = 300;
 
-export function workspaceStore(key) {
+export function workspaceStore(key, { onSaved = () => {} } = {}) {
   let timer = null;
   let collect = null;
   let saving = Promise.resolve();
@@ -17,6 +17,7 @@ export function workspaceStore(key) {
     if (!collect) return;
     const snapshot = await collect();
     await set(key, snapshot, store);
+    onSaved();
   }
 
   return {

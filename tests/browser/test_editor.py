@@ -21,6 +21,7 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) and says why
 from editor.models import ImageModel, ImageRole, Job, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke, png, touch_stroke
 from tests.browser.picker import choose_model
+from tests.browser.running import open_job_page, run_in_place, wait_for_run
 from tests.images import image_bytes
 
 pytestmark = [pytest.mark.browser]
@@ -44,8 +45,8 @@ def test_it_edits_two_images_with_a_mask_painted_at_full_resolution(
     assert view["scale"] < 1, "the first image should be shown smaller than its full size"
     page.fill("#id_prompt", "make it black and white")
     shot(page, "editor-two-images-painted-mask")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    open_job_page(page)
     page.wait_for_selector(".badge[data-status=succeeded]", timeout=30_000)
     shot(page, "job-succeeded-with-compare")
 
@@ -64,7 +65,7 @@ def test_it_edits_two_images_with_a_mask_painted_at_full_resolution(
     slack = 1.5 + 1 / view["scale"]
     assert_mask_is_stroke(mask, start, end, size / 2, slack)
     # The result view offers the before/after slider.
-    assert page.locator(".compare .compare-range").count() == 1
+    assert page.locator(".viewer-stage .compare-range").count() == 1
 
 
 @pytest.fixture
@@ -192,8 +193,7 @@ def test_it_reorders_images_and_the_mask_follows_the_first(
     page.wait_for_function("() => document.getElementById('painter-canvas').dataset.scale")
     paint_stroke(page, (50, 50), (150, 250), 30)
     page.fill("#id_prompt", "sepia")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     job = Job.objects.get(owner=user)
     inputs = list(job.images.filter(role=ImageRole.INPUT).order_by("position"))
     assert [(image.width, image.height) for image in inputs] == [(200, 300), (300, 200)]
@@ -215,8 +215,9 @@ def test_it_submits_with_the_keyboard_alone(page: Any, idle_queue: Path, user: A
         page.keyboard.press("Tab")
     else:
         raise AssertionError("the Run button cannot be reached with Tab")
+    editor_url = page.url
     page.keyboard.press("Enter")
-    page.wait_for_url("**/jobs/*/")
+    wait_for_run(page, editor_url=editor_url)
     job = Job.objects.get(owner=user)
     assert (job.kind, job.prompt) == ("generate", "a lighthouse at dusk")
 
@@ -284,8 +285,7 @@ def test_the_painter_tools_undo_redo_and_invert(page: Any, idle_queue: Path, use
     paint_stroke(page, (300, 150), (380, 150), 20)
     page.get_by_role("button", name="Invert").click()
     page.fill("#id_prompt", "blur")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     mask = stored_mask(Job.objects.get(owner=user))
     inverted = mask.point(lambda value: 255 - value)
     assert isinstance(inverted, Image.Image)
@@ -304,8 +304,7 @@ def test_it_paints_with_a_finger_on_a_touch_screen(
     start, end = (200.0, 300.0), (700.0, 900.0)
     view = touch_stroke(page, start, end, 80)
     page.fill("#id_prompt", "invert")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     assert_mask_is_stroke(
         stored_mask(Job.objects.get(owner=user)), start, end, 40, 1.5 + 1 / view["scale"]
     )
@@ -325,8 +324,7 @@ def test_it_shows_the_servers_objections_and_keeps_the_work(
     expect(page.locator("#image-list li")).to_have_count(1)
     assert not Job.objects.exists()
     page.fill("#id_prompt", "sepia")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     assert Job.objects.get(owner=user).images.filter(role=ImageRole.MASK).exists()
 
 

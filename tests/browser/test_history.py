@@ -67,20 +67,103 @@ def test_scrolling_down_loads_every_job(
     assert ids == [str(job.pk) for job in seeded]
 
 
-def test_a_selection_is_deleted_after_confirming(
+def test_a_deleted_selection_comes_back_with_undo(
     page: Any, seeded: list[Job], shot: Callable[..., Path]
 ) -> None:
     doomed = seeded[:2]
+    questions: list[str] = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.goto("/history/")
     for job in doomed:
         page.locator(f'.history-item[data-job="{job.pk}"] .select-job').check()
     shot(page, "history-selection", full_page=False)
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete selected").click()
-    expect(page.locator(".messages")).to_contain_text("Deleted 2 jobs.")
+    expect(page.locator(".messages")).to_contain_text("Moved 2 jobs to the trash.")
     for job in doomed:
         expect(page.locator(f'.history-item[data-job="{job.pk}"]')).to_have_count(0)
-    assert not Job.objects.filter(pk__in=[job.pk for job in doomed]).exists()
+    assert Job.objects.filter(pk__in=[job.pk for job in doomed], trashed__isnull=False).count() == 2
+    shot(page, "history-deleted-with-undo", full_page=False)
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(".messages")).to_contain_text("Restored 2 jobs.")
+    for job in doomed:
+        expect(page.locator(f'.history-item[data-job="{job.pk}"]')).to_have_count(1)
+    assert not Job.objects.filter(trashed__isnull=False).exists()
+    # Undo is offered instead of a question.
+    assert questions == []
+    shot(page, "history-undone", full_page=False)
+
+
+def test_a_job_deleted_from_its_page_is_restored_from_the_trash(
+    page: Any, seeded: list[Job], shot: Callable[..., Path]
+) -> None:
+    job = seeded[0]
+    page.goto(f"/jobs/{job.pk}/")
+    page.get_by_role("button", name="Move this job to the trash").click()
+    page.wait_for_url("**/history/")
+    expect(page.locator(".messages")).to_contain_text("Moved 1 job to the trash.")
+    expect(page.locator(f'.history-item[data-job="{job.pk}"]')).to_have_count(0)
+    page.get_by_role("link", name="Trash").click()
+    expect(page.locator(f'.history-item[data-job="{job.pk}"]')).to_have_count(1)
+    shot(page, "trash", full_page=False)
+    page.locator(f'.history-item[data-job="{job.pk}"] .select-job').check()
+    page.get_by_role("button", name="Restore selected").click()
+    expect(page.locator(".messages")).to_contain_text("Restored 1 job.")
+    expect(page.locator(".empty")).to_contain_text("The trash is empty.")
+    job.refresh_from_db()
+    assert job.trashed is None
+
+
+def test_a_running_row_turns_done_without_a_reload(
+    page: Any, idle_queue: Path, user: Any, shot: Callable[..., Path]
+) -> None:
+    from editor import pipeline
+    from tests.factories import make_job
+
+    finished = make_job(user=user, prompt="already here")
+    pipeline.run_job(job_id=str(finished.pk))
+    job = make_job(user=user, prompt="on its way")
+    assert pipeline.job_claim(str(job.pk)) is not None  # a worker has it: Running
+    polled: list[str] = []
+    page.on(
+        "request", lambda request: polled.append(request.url) if "/row/" in request.url else None
+    )
+    page.goto("/history/")
+    row = page.locator(f'.history-item[data-job="{job.pk}"]')
+    expect(row.locator(".badge")).to_have_attribute("data-status", "running")
+    expect(row.locator(".badge")).to_have_text("Running")
+    shot(page, "history-row-running", full_page=False)
+    page.evaluate("() => { window.notReloaded = true; }")
+    # The worker finishes it (handed back to the queue so run_job can take it
+    # again from the start: the page only sees Running, then Succeeded).
+    Job.objects.filter(pk=job.pk).update(status="queued")
+    pipeline.run_job(job_id=str(job.pk))
+    expect(row.locator(".badge")).to_have_attribute("data-status", "succeeded")
+    expect(row.locator(".badge")).to_have_text("Succeeded")
+    expect(row.locator("img")).to_have_count(1)
+    assert page.evaluate("() => window.notReloaded") is True
+    shot(page, "history-row-done", full_page=False)
+    # Only the running row was polled, and it stops once final.
+    assert polled and all(f"/jobs/{job.pk}/row/" in url for url in polled)
+    count = len(polled)
+    page.wait_for_timeout(2500)
+    assert len(polled) == count
+
+
+def test_on_a_phone_the_filters_fold_away(
+    open_context: Callable[..., Any], seeded: list[Job], shot: Callable[..., Path]
+) -> None:
+    context = open_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto("/history/")
+    expect(page.locator("#id_q")).to_be_visible()
+    expect(page.locator("#id_status")).to_be_hidden()
+    shot(page, "history-phone-filters-folded", full_page=False)
+    page.locator(".more-filters > summary").click()
+    expect(page.locator("#id_status")).to_be_visible()
+    shot(page, "history-phone-filters-open", full_page=False)
+    # A filter in use stays in view.
+    page.goto("/history/?status=failed")
+    expect(page.locator("#id_status")).to_be_visible()
 
 
 def test_deleting_with_nothing_selected_asks_nothing_and_says_why(

@@ -13,6 +13,7 @@ from PIL import Image
 
 from editor import pipeline
 from editor.models import ImageRole, Job, JobStatus
+from tests.browser.running import open_job_page, run_in_place
 from tests.factories import make_job
 from tests.images import image_bytes, mask_bytes
 
@@ -115,8 +116,8 @@ def test_edit_this_result_starts_a_linked_job_from_the_result(
     page.wait_for_function("() => document.getElementById('painter-canvas').dataset.scale")
     page.fill("#id_prompt", "now sepia")
     shot(page, "editor-edit-this-result")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    open_job_page(page)
     child = Job.objects.get(prompt="now sepia")
     assert child.parent_id == job.pk
     first = child.images.get(role=ImageRole.INPUT, position=0)
@@ -137,10 +138,10 @@ def test_run_again_brings_back_the_inputs_mask_model_and_parameters(
     expect(page.locator("#image-list li")).to_have_count(2)
     expect(page.locator("#id_n")).to_have_value("2")
     expect(page.locator("#painter-status")).to_contain_text("earlier mask is loaded")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     again = Job.objects.exclude(pk=job.pk).get()
-    assert again.params == {"n": 2}
+    # The earlier job predates the choice; the editor's box is on by default.
+    assert again.params == {"n": 2, "keep_outside_mask": True}
     assert [i.sha256 for i in again.images.filter(role=ImageRole.INPUT).order_by("position")] == [
         i.sha256 for i in job.images.filter(role=ImageRole.INPUT).order_by("position")
     ]
@@ -193,3 +194,81 @@ def test_the_result_page_fits_a_phone(
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the job page scrolls sideways on a phone"
     shot(page, "job-succeeded-phone")
+
+
+def in_viewport(page: Any, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return bool(
+        box
+        and box["y"] >= 0
+        and box["x"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and box["x"] + box["width"] <= size["width"]
+    )
+
+
+def test_the_result_fits_the_screen_with_its_actions_in_view(
+    page: Any, idle_queue: Path, user: Any, shot: Callable[..., Path]
+) -> None:
+    # Taller than the screen: it must be scaled down, not run past the bottom.
+    job = make_job(user=user, images=[image_bytes(1024, 1536, colour=(40, 120, 200))])
+    pipeline.run_job(job_id=str(job.pk))
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".badge").first).to_have_attribute("data-status", "succeeded")
+    page.wait_for_function("() => document.getElementById('viewer-image').complete")
+    shot(page, "job-viewer-1440x900", full_page=False)
+    for selector in ("#viewer-image", "#download-result", "#edit-result", ".compare-range"):
+        assert in_viewport(page, selector), f"{selector} is not in view at 1440×900"
+    assert page.evaluate("() => window.scrollY") == 0
+    shot(page, "job-viewer-1440x900", full_page=False)
+    # A click shows it at its own size, another fits it again.
+    fitted = page.locator("#viewer-image").bounding_box()["height"]
+    page.locator(".viewer-stage .compare").click()
+    expect(page.locator(".viewer-stage")).to_have_class("viewer-stage zoomed")
+    assert page.locator("#viewer-image").bounding_box()["height"] == pytest.approx(1536, abs=2)
+    shot(page, "job-viewer-zoomed", full_page=False)
+    page.locator(".viewer-stage .compare").click()
+    assert page.locator("#viewer-image").bounding_box()["height"] == pytest.approx(fitted, abs=2)
+
+
+def test_variations_are_thumbnails_to_pick_from(
+    page: Any, idle_queue: Path, user: Any, shot: Callable[..., Path]
+) -> None:
+    job = make_job(user=user, images=[image_bytes(300, 200, colour=(200, 60, 60))], params={"n": 3})
+    pipeline.run_job(job_id=str(job.pk))
+    results = list(job.images.filter(role=ImageRole.RESULT).order_by("position"))
+    assert len(results) == 3
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator("a.variation")).to_have_count(3)
+    # One viewer, one slider: not three full-size compares stacked.
+    expect(page.locator(".compare")).to_have_count(1)
+    expect(page.locator(".compare-range")).to_have_count(1)
+    expect(page.locator("a.variation").first).to_have_attribute("aria-current", "true")
+    shot(page, "job-variations-first", full_page=False)
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.locator("a.variation").nth(1).click()
+    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/images/{results[1].pk}/")
+    expect(page.locator("a.variation").nth(1)).to_have_attribute("aria-current", "true")
+    expect(page.locator("a.variation").first).not_to_have_attribute("aria-current", "true")
+    expect(page.locator("#download-result")).to_have_attribute(
+        "href", f"/images/{results[1].pk}/download/"
+    )
+    expect(page.locator("#edit-result")).to_have_attribute(
+        "href", f"/?from_image={results[1].pk}&parent={job.pk}"
+    )
+    expect(page.locator("#selected-meta")).to_contain_text("Variation 2")
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.url.endswith("?variation=2")
+    # Before/after works on the chosen one, in place.
+    slider = page.locator(".compare-range")
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    assert (
+        page.locator(".compare").evaluate("el => el.style.getPropertyValue('--position')") == "60%"
+    )
+    shot(page, "job-variations-second", full_page=False)
+    # The address is a permalink to that variation.
+    page.reload()
+    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/images/{results[1].pk}/")

@@ -7,6 +7,7 @@ painter, form, server, worker, provider call.
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from editor.models import Job, JobStatus
+from editor.models import ImageRole, Job, JobStatus
 from tests.browser.painting import paint_stroke, png, screen_mapping
 from tests.browser.picker import choose_model
 from tests.fakes.openai import OpenAIFake
@@ -35,12 +36,15 @@ ORANGE = (200, 120, 40)
 def open_editor(page: Any, width: int, height: int, model: str | None = "GPT Image 1") -> None:
     page.goto("/")
     page.set_input_files("#id_images", [png(width, height, ORANGE)])
-    if model:
-        choose_model(page, model)
-    page.wait_for_function(
+    painter_shown = (
         "() => !document.getElementById('painter').hidden"
         " && document.getElementById('painter-canvas').dataset.scale"
     )
+    # The page settles (the painter appears) before the picker is used.
+    page.wait_for_function(painter_shown)
+    if model:
+        choose_model(page, model)
+        page.wait_for_function(painter_shown)
     # Shortcuts work while not typing: leave the model picker (which takes
     # the focus back a moment after a pick).
     page.wait_for_timeout(150)
@@ -272,6 +276,64 @@ def test_overlapping_strokes_show_one_even_overlay_that_can_be_hidden(
     expect(page.get_by_role("button", name="Overlay")).to_have_attribute("aria-pressed", "true")
 
 
+def test_the_tools_fit_a_phone(
+    open_context: Callable[..., Any], idle_queue: Path, shot: Callable[..., Path]
+) -> None:
+    context = open_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    open_editor(page, 900, 1200, model=None)
+    page.locator("#outpaint summary").click()
+    shot(page, "mask-tools-on-a-phone")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+def test_a_polygon_closes_on_its_first_corner_and_can_be_taken_back(
+    page: Any, idle_queue: Path
+) -> None:
+    open_editor(page, 800, 600, model=None)
+    page.keyboard.press("p")
+    status = page.locator("#painter-status")
+    # Escape drops a polygon under way; nothing reaches the mask.
+    for corner in [(100.0, 100.0), (300.0, 100.0)]:
+        click_at(page, corner)
+    page.keyboard.press("Escape")
+    expect(status).to_have_text("Selection cancelled.")
+    expect(page.get_by_role("button", name="Undo")).to_be_disabled()
+    # Backspace takes back the last corner, not the mask; clicking the first
+    # corner closes the polygon.
+    for corner in [(100.0, 100.0), (300.0, 100.0), (500.0, 500.0)]:
+        click_at(page, corner)
+    page.keyboard.press("Backspace")
+    click_at(page, (300.0, 300.0))
+    click_at(page, (101.0, 101.0))
+    expect(status).to_have_text("Polygon added to the mask.")
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    inside, outside = sample_canvas(page, (230.0, 150.0)), sample_canvas(page, (420.0, 400.0))
+    assert inside[0] > outside[0], (inside, outside)
+
+
+def test_take_out_mode_subtracts_without_a_modifier_key(
+    page: Any, idle_queue: Path, shot: Callable[..., Path]
+) -> None:
+    open_editor(page, 800, 600, model=None)
+    page.keyboard.press("m")
+    drag(page, [(100, 100), (700, 500)])
+    picture_colour = sample_canvas(page, (750.0, 550.0))
+    take_out = page.get_by_role("button", name="Take out")
+    take_out.click()
+    expect(take_out).to_have_attribute("aria-pressed", "true")
+    drag(page, [(300, 200), (500, 400)])
+    expect(page.locator("#painter-status")).to_have_text("Rectangle taken out of the mask.")
+    # Alt does the opposite of the mode: it adds again.
+    drag(page, [(350, 250), (450, 350)], alt=True)
+    expect(page.locator("#painter-status")).to_have_text("Rectangle added to the mask.")
+    page.wait_for_timeout(100)
+    shot(page, "mask-take-out-mode", full_page=False)
+    assert sample_canvas(page, (320.0, 220.0))[:3] == picture_colour[:3]
+    assert sample_canvas(page, (400.0, 300.0))[:3] != picture_colour[:3]
+    assert sample_canvas(page, (200.0, 150.0))[:3] != picture_colour[:3]
+
+
 def test_each_tool_names_its_shortcut(page: Any, idle_queue: Path) -> None:
     open_editor(page, 400, 300, model=None)
     for name, key in [
@@ -332,6 +394,8 @@ def test_a_canvas_extended_to_the_left_reaches_the_provider_with_the_strip_maske
     assert all(area.getpixel((256, y)) == 0 for y in range(0, 768, 16))
     # The frame of the original inside the sent image goes with the form.
     assert page.evaluate("() => sessionStorage.getItem('sentFrame')") == "256,0,1024,768"
+    # ...and the job keeps it, for the results to be cropped back to it.
+    assert job.params["frame"] == "256,0,1024,768"
 
 
 def test_an_extension_past_the_pixel_limit_is_refused_in_place(
@@ -342,6 +406,11 @@ def test_an_extension_past_the_pixel_limit_is_refused_in_place(
     page.select_option("#outpaint-mode", "ratio")
     page.select_option("#outpaint-ratio", "16:9")
     expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 1365×768")
+    expect(page.locator("#outpaint-summary")).to_contain_text("the picture at 171,0")
+    page.select_option("#outpaint-anchor", "left")
+    expect(page.locator("#outpaint-summary")).to_contain_text("the picture at 0,0")
+    page.select_option("#outpaint-ratio", "3:4")
+    expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 1024×1365")
     page.select_option("#outpaint-mode", "pixels")
     page.fill("#outpaint-left", "9000")
     page.fill("#outpaint-bottom", "4000")
@@ -353,3 +422,46 @@ def test_an_extension_past_the_pixel_limit_is_refused_in_place(
     page.click("#job-form button[type=submit]")
     page.wait_for_timeout(300)
     assert not Job.objects.exists()
+
+
+def test_the_extension_feather_and_mask_survive_a_reload(
+    page: Any, idle_queue: Path, user: Any, shot: Callable[..., Path]
+) -> None:
+    open_editor(page, 400, 300, model=None)
+    page.keyboard.press("m")
+    drag(page, [(50, 50), (200, 150)])
+    page.eval_on_selector(
+        "#feather",
+        "el => { el.value = '12'; el.dispatchEvent(new Event('input', {bubbles: true})); }",
+    )
+    page.locator("#outpaint summary").click()
+    page.fill("#outpaint-left", "100")
+    expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 500×300")
+    page.fill("#id_prompt", "invert")
+    page.wait_for_timeout(1500)  # the workspace is saved a moment after the last change
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.reload()
+    page.wait_for_selector("#job-form[data-workspace=ready]", state="attached")
+    expect(page.locator("#feather-value")).to_have_text("12")
+    expect(page.locator("#outpaint-left")).to_have_value("100")
+    expect(page.locator("#outpaint-summary")).to_contain_text("Sent as 500×300")
+    page.locator("#outpaint summary").click()
+    shot(page, "mask-tools-restored-after-reload", full_page=False)
+
+    page.click("#job-form button[type=submit]")
+    deadline = time.monotonic() + 20
+    while not Job.objects.filter(owner=user).exists() and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    job = Job.objects.get(owner=user)
+    assert job.params["frame"] == "100,0,400,300"
+    stored = job.images.get(role=ImageRole.MASK)
+    with stored.file.open("rb") as handle:
+        mask = Image.open(io.BytesIO(handle.read()))
+        mask.load()
+    assert mask.size == (500, 300)
+    # The strip, the rectangle (once, not softened twice), and the rest.
+    values = {x: mask.getpixel((x, 100)) for x in (50, 150, 162, 225, 450)}
+    assert values[50] == 255 and values[225] == 255 and values[450] == 0, values
+    assert 100 <= values[150] <= 156, values  # half way, at the rectangle's edge
+    assert values[162] >= 230, values  # nearly whole 12 px inside

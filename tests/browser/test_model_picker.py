@@ -19,6 +19,7 @@ from tests.browser.picker import (
     chosen_label,
     filter_models,
 )
+from tests.browser.running import run_in_place
 from tests.fakes.common import API_KEY
 
 
@@ -87,8 +88,7 @@ def test_it_opens_on_the_best_model_then_remembers_the_last_one_used(
     expect(chosen_label(page)).to_have_text("GPT Image 2")
     choose_model(page, "Offline demo (no AI)", typed="offline")
     page.fill("#id_prompt", "a lighthouse")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     assert Job.objects.get(owner=user).model_label == "Offline demo (no AI)"
     page.goto("/")
     expect(chosen_label(page)).to_have_text("Offline demo (no AI)")

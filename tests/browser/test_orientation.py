@@ -15,6 +15,7 @@ from PIL import Image
 from editor.models import ImageRole, Job, JobImage, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke
 from tests.browser.picker import choose_model
+from tests.browser.running import open_job_page, run_in_place
 from tests.fakes.openai import OpenAIFake
 from tests.images import (
     QUADRANTS,
@@ -96,8 +97,8 @@ def test_a_phone_photo_is_painted_sent_and_shown_upright(
     view = paint_stroke(page, start, end, size)
     shot(page, "editor-phone-photo-painted-upright")
     page.fill("#id_prompt", "a small boat on the water")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    open_job_page(page)
     expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     job = Job.objects.get(owner=user)
     assert job.status == JobStatus.SUCCEEDED, job.error_message
@@ -162,8 +163,7 @@ def test_the_editor_and_the_server_see_every_photo_alike(
         [[base64.b64encode(file["buffer"]).decode(), file["mimeType"]] for file in files],
     )
     page.fill("#id_prompt", "make it black and white")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
     job = Job.objects.get(owner=user)
     inputs = list(job.images.filter(role=ImageRole.INPUT).order_by("position"))
     assert len(inputs) == len(files)
@@ -194,8 +194,8 @@ def test_an_animated_gif_is_taken_with_a_notice(
     )
     expect(page.locator("#image-list .image-caption")).to_contain_text("64×64")
     page.fill("#id_prompt", "make it black and white")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    open_job_page(page)
     expect(page.locator(".notices")).to_contain_text(
         "Image 1 is animated; only its first frame was used."
     )

@@ -12,6 +12,7 @@ from PIL import Image
 from editor.models import Job, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke, png
 from tests.browser.picker import choose_model
+from tests.browser.running import open_job_page, run_in_place
 from tests.fakes.openai import OpenAIFake
 
 try:
@@ -33,8 +34,8 @@ def test_the_provider_receives_the_painted_mask_at_full_resolution(
     start, end, size = (150.0, 600.0), (1000.0, 200.0), 90
     view = paint_stroke(page, start, end, size)
     page.fill("#id_prompt", "a small boat on the water")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    open_job_page(page)
     expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     shot(page, "job-succeeded-openai-fake")
     job = Job.objects.get(owner=user)

@@ -14,8 +14,15 @@ import pytest
 from PIL import Image
 
 from editor.models import ImageModel, ImageRole, Job, JobStatus
-from tests.browser.painting import assert_mask_is_stroke, paint_stroke, png, screen_mapping
+from tests.browser.painting import (
+    assert_mask_is_stroke,
+    paint_stroke,
+    png,
+    screen_mapping,
+    touch_stroke,
+)
 from tests.browser.picker import choose_model
+from tests.browser.running import wait_for_run
 from tests.fakes.openai import OpenAIFake
 
 try:
@@ -44,6 +51,22 @@ def first_image(page: Any) -> Any:
     return page.locator("#image-list li").first
 
 
+def choose_gpt_image_1(page: Any) -> None:
+    """Pick the model and wait for its own parameter fields to replace the old ones."""
+    choose_model(page, "GPT Image 1")
+    chosen = ImageModel.objects.get(label="GPT Image 1")
+    expect(page.locator("#model-fields")).to_have_attribute("data-model", str(chosen.pk))
+
+
+def wait_for_results(page: Any, count: int) -> None:
+    panel = page.locator("#run-panel")
+    expect(panel).to_have_attribute(
+        "data-status", re.compile("succeeded|failed|canceled"), timeout=30_000
+    )
+    assert panel.get_attribute("data-status") == "succeeded", panel.inner_text()
+    expect(panel.locator(".variation")).to_have_count(count)
+
+
 def transparent_area(mask: Image.Image) -> Image.Image:
     area = mask.getchannel("A").point(lambda alpha: 255 if alpha == 0 else 0)
     assert isinstance(area, Image.Image)
@@ -57,7 +80,7 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     page.goto("/")
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(640, 480, (120, 60, 20)), png(300, 300, (9, 9, 9))])
-    choose_model(page, "GPT Image 1")
+    choose_gpt_image_1(page)
     page.fill("#id_n", "2")
     wait_for_painter(page)
     start, end, size = (100.0, 120.0), (520.0, 360.0), 70
@@ -66,8 +89,8 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     editor_url = page.url
     page.click("#job-form button[type=submit]")
 
+    wait_for_results(page, 2)
     variations = page.locator("#run-panel .variation")
-    expect(variations).to_have_count(2, timeout=30_000)
     assert page.url == editor_url, "Run must keep the user on the canvas"
     first_job = Job.objects.get(owner=user)
     assert first_job.status == JobStatus.SUCCEEDED
@@ -148,12 +171,12 @@ def test_keyboard_picks_variations_and_continues(
     page.goto("/")
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(320, 240, (10, 200, 10))])
-    choose_model(page, "GPT Image 1")
+    choose_gpt_image_1(page)
     page.fill("#id_n", "3")
     page.fill("#id_prompt", "three ways")
     page.keyboard.press("Control+Enter")
+    wait_for_results(page, 3)
     variations = page.locator("#run-panel .variation")
-    expect(variations).to_have_count(3, timeout=30_000)
     page.locator("#painter-canvas").focus()
     page.keyboard.press(".")
     expect(variations.nth(1)).to_have_attribute("aria-pressed", "true")
@@ -177,7 +200,8 @@ def test_the_workspace_survives_a_reload_mid_edit(
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(400, 300, (200, 40, 40)), png(120, 90, (40, 40, 200))])
     page.get_by_role("button", name="Move image 2 (photo-120x90.png) earlier").click()
-    choose_model(page, "GPT Image 1")
+    choose_gpt_image_1(page)
+    gpt_image_1 = ImageModel.objects.get(label="GPT Image 1")
     page.select_option("#id_quality", "high")
     wait_for_painter(page)
     start, end, size = (10.0, 10.0), (100.0, 80.0), 20
@@ -193,7 +217,6 @@ def test_the_workspace_survives_a_reload_mid_edit(
     expect(first_image(page)).to_contain_text("120×90")
     expect(page.locator("#image-list li").nth(1)).to_contain_text("400×300")
     expect(page.locator("#id_prompt")).to_have_value("a red kite")
-    gpt_image_1 = ImageModel.objects.get(label="GPT Image 1")
     expect(page.locator("#id_image_model")).to_have_value(str(gpt_image_1.pk))
     expect(page.locator("#id_quality")).to_have_value("high")
     wait_for_painter(page)
@@ -253,3 +276,151 @@ def test_leaving_with_work_not_yet_run_warns(page: Any, idle_queue: Path, user: 
     page.get_by_role("link", name="History").click()
     page.wait_for_url("**/history/")
     assert dialogs == ["beforeunload"]
+
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
+
+
+def document_bottom(page: Any, selector: str) -> float:
+    """How far down the document the bottom of ``selector`` is, in CSS pixels."""
+    return float(
+        page.eval_on_selector(selector, "el => el.getBoundingClientRect().bottom + window.scrollY")
+    )
+
+
+def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
+    open_context: Callable[..., Any],
+    celery_worker: Any,
+    fake_openai: OpenAIFake,
+    user: Any,
+    shot: Callable[..., Path],
+) -> None:
+    fake_openai.result_size = (600, 800)
+    page = open_context(**PHONE).new_page()
+    page.goto("/")
+    wait_for_workspace(page)
+    reach = 1.5 * PHONE["viewport"]["height"]
+    page.set_input_files("#id_images", [png(600, 800, (90, 40, 160))])
+    choose_gpt_image_1(page)
+    page.fill("#id_n", "2")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    wait_for_painter(page)
+    touch_stroke(page, (150, 200), (450, 600), 60)
+    page.fill("#id_prompt", "a paper boat")
+    shot(page, "workspace-phone-painted", full_page=False)
+    # The prompt and Run sit in a bar at the bottom of the screen, wherever the page is.
+    run_button = page.locator("#job-form button[type=submit]")
+    for scroll in (0, 400, 100_000):
+        page.evaluate(f"() => window.scrollTo(0, {scroll})")
+        box = run_button.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844
+    editor_url = page.url
+    run_button.tap()
+    wait_for_run(page, editor_url=editor_url)
+    wait_for_results(page, 2)
+    shot(page, "workspace-phone-variations")
+    page.locator("#run-panel .variation").nth(1).tap()
+    page.locator("#continue-button").tap()
+    expect(page.locator("#filmstrip .frame")).to_have_count(2)
+    shot(page, "workspace-phone-continued")
+
+    # Everything the loop touches lies within a screen and a half of the top.
+    for selector in (
+        "#id_images",
+        "#painter-stage",
+        "#run-panel .variation:last-child",
+        "#continue-button",
+        "#keep-mask",
+        "#filmstrip",
+    ):
+        bottom = document_bottom(page, selector)
+        assert bottom <= reach, f"{selector} ends {bottom:.0f} px down, past {reach:.0f}"
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the workspace scrolls sideways on a phone"
+
+
+def wait_for_save(page: Any, after: int) -> int:
+    """Wait until the workspace has been saved again since ``after`` saves; the count."""
+    page.wait_for_function(
+        "after => Number(document.getElementById('job-form').dataset.saved || 0) > after", arg=after
+    )
+    return int(page.locator("#job-form").get_attribute("data-saved") or 0)
+
+
+def test_the_workspace_survives_back_and_a_crashed_tab(
+    open_context: Callable[..., Any], user: Any, shot: Callable[..., Path]
+) -> None:
+    context = open_context()
+    page = context.new_page()
+    page.goto("/")
+    wait_for_workspace(page)
+    page.set_input_files("#id_images", [png(200, 150, (250, 200, 0))])
+    wait_for_painter(page)
+    saves = wait_for_save(page, 0)
+    paint_stroke(page, (20, 20), (180, 130), 16)
+    page.fill("#id_prompt", "a yellow field")
+    wait_for_save(page, saves)
+
+    # Away and Back.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("link", name="History").click()
+    page.wait_for_url("**/history/")
+    page.go_back()
+    wait_for_workspace(page)
+    expect(page.locator("#image-list li")).to_have_count(1)
+    expect(page.locator("#id_prompt")).to_have_value("a yellow field")
+
+    # The tab dies without any unload handler running; a new tab has it all.
+    page.close(run_before_unload=False)
+    fresh = context.new_page()
+    fresh.goto("/")
+    wait_for_workspace(fresh)
+    expect(fresh.locator("#image-list li")).to_have_count(1)
+    expect(fresh.locator("#image-list li").first).to_contain_text("200×150")
+    expect(fresh.locator("#id_prompt")).to_have_value("a yellow field")
+    wait_for_painter(fresh)
+    inside, outside = (
+        fresh.evaluate(
+            """([px, py]) => {
+              const canvas = document.getElementById('painter-canvas');
+              const scale = +canvas.dataset.scale, ratio = devicePixelRatio;
+              const x = Math.round((+canvas.dataset.offsetX + px * scale) * ratio);
+              const y = Math.round((+canvas.dataset.offsetY + py * scale) * ratio);
+              return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data);
+            }""",
+            point,
+        )
+        for point in ((100, 75), (190, 10))
+    )
+    # The stroke is tinted red over the yellow picture; away from it, plain yellow.
+    assert inside[1] < 160 and inside[2] > 20, inside
+    assert outside[:3] == [250, 200, 0], outside
+    shot(fresh, "workspace-after-a-crashed-tab")
+
+
+def test_a_generated_image_shows_in_the_run_panel_and_becomes_the_image_to_edit(
+    page: Any, celery_worker: Any, user: Any, shot: Callable[..., Path]
+) -> None:
+    page.goto("/")
+    wait_for_workspace(page)
+    page.fill("#id_prompt", "a quiet harbour")
+    editor_url = page.url
+    page.click("#job-form button[type=submit]")
+    wait_for_run(page, editor_url=editor_url)
+    wait_for_results(page, 1)
+    job = Job.objects.get(owner=user)
+    result = job.images.get(role=ImageRole.RESULT)
+    # No image to paint on yet: the result shows in the run panel itself.
+    expect(page.locator("#run-preview img")).to_be_visible()
+    expect(page.locator("#run-preview img")).to_have_attribute("src", re.compile(str(result.pk)))
+    shot(page, "workspace-generated-preview")
+    page.click("#continue-button")
+    expect(page.locator("#image-list li")).to_have_count(1)
+    expect(page.locator("#run-preview")).to_be_hidden()
+    wait_for_painter(page)
+    assert page.locator("input[name=parent]").input_value() == str(job.pk)

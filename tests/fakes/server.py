@@ -123,6 +123,10 @@ class FakeProvider:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # Hundreds of workers may connect at once (the scale tests); socketserver's
+    # default backlog of 5 would make them wait seconds for a SYN retry.
+    request_queue_size = 1024
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up on purpose (a deadline, a byte cap) is part of
         # the test, not a failure of the fake.

@@ -255,6 +255,9 @@ class CountingImageAPI(FakeProvider):
         self.released = threading.Event()
         self.released.set()
         self.delay = 0.0
+        # Calls being answered now, and the most at once so far.
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     def hold(self) -> None:
         self.released.clear()
@@ -269,9 +272,16 @@ class CountingImageAPI(FakeProvider):
             body = {"object": "list", "data": [{"id": "gpt-image-1", "object": "model"}]}
             return Reply(body=json.dumps(body).encode(), headers=_JSON)
         if request.method == "POST" and request.path == "/v1/images/generations":
-            self.released.wait(timeout=120)
-            if self.delay:
-                time.sleep(self.delay)
+            with self.lock:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                self.released.wait(timeout=120)
+                if self.delay:
+                    time.sleep(self.delay)
+            finally:
+                with self.lock:
+                    self.in_flight -= 1
             body = {
                 "created": 1,
                 "data": [{"b64_json": TINY_PNG_B64}],

@@ -28,8 +28,9 @@ RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 @contextlib.contextmanager
 def job_queue_named(name: str) -> Iterator[str]:
-    """Send and count job messages in the queue ``name`` instead of ``darkroom``,
-    so runs sharing a RabbitMQ server do not count each other's messages."""
+    """Send and count job messages in the queue ``name`` (and its bulk queue)
+    instead of ``darkroom``, so runs sharing a RabbitMQ server do not count
+    each other's messages."""
     from webapp.celery import app
 
     previous = app.conf.task_default_queue
@@ -37,10 +38,11 @@ def job_queue_named(name: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        with contextlib.suppress(Exception), app.connection_for_write() as connection:
-            declared = app.amqp.queues[name].bind(connection.default_channel)
-            declared.delete()
-            declared.exchange.delete()
+        for queue in (name, f"{name}-bulk"):  # and the bulk queue beside it
+            with contextlib.suppress(Exception), app.connection_for_write() as connection:
+                declared = app.amqp.queues[queue].bind(connection.default_channel)
+                declared.delete()
+                declared.exchange.delete()
         app.conf.task_default_queue = previous
 
 

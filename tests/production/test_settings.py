@@ -87,6 +87,21 @@ def test_postgresql_comes_from_database_url(tmp_path: Path) -> None:
     assert "transaction_mode" not in database.get("OPTIONS", {})
 
 
+def test_a_connection_pool_replaces_persistent_connections(tmp_path: Path) -> None:
+    pooled = settings_with(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        DATABASE_CONN_MAX_AGE="60",
+        DATABASE_POOL_MAX_SIZE="20",
+        DATABASE_POOL_TIMEOUT="5",
+    )["database"]
+    assert pooled["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 5.0}
+    # Django refuses a pool with persistent connections.
+    assert pooled["CONN_MAX_AGE"] == 0
+    plain = settings_with(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+    assert "pool" not in plain["database"]["OPTIONS"]
+
+
 def test_postgresql_pages_skip_parallel_workers_unless_the_url_says_otherwise(
     tmp_path: Path,
 ) -> None:

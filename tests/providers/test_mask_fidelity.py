@@ -111,7 +111,9 @@ def test_with_fidelity_on_the_pixels_outside_the_mask_stay_the_inputs(
     assert "Provider's raw output" in page
     assert f"/images/{raw.pk}/download/" in page
     assert "Kept everything outside the mask" in page
-    assert client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()["mask_leak"] == 1
+    described = client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()
+    assert described["mask_leak"] == 1
+    assert described["raw_outputs"][0]["url"].endswith(f"/images/{raw.pk}/")
     # The raw output is its owner's only.
     assert client.get(f"/images/{raw.pk}/").status_code == 200
     for variant in ("", "thumb/", "download/"):
@@ -317,3 +319,26 @@ def test_the_history_shows_each_jobs_leak_in_the_same_queries(
     assert page.count("leak 52.3 %") == 1
     details = alice_client.get(f"/jobs/{leaky.pk}/").content.decode()
     assert "52.3 % of the protected pixels changed by the provider" in details
+
+
+def test_a_dalle2_edit_cropped_to_its_centre_square_keeps_that_squares_pixels(
+    dalle2_fake: Dalle2Fake, dalle2_model: ImageModel, alice: Any
+) -> None:
+    job = run(
+        make_job(
+            user=alice,
+            model=dalle2_model,
+            images=[picture(96, 64)],
+            mask=mask_bytes(96, 64, box=(0, 0, 48, 64)),
+            params={"n": 1, "size": "256x256", "square_mode": "crop", "keep_outside_mask": True},
+        )
+    )
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    result_row = job.images.get(role=ImageRole.RESULT)
+    assert (result_row.width, result_row.height) == (64, 64)
+    square = open_bytes(picture(96, 64)).convert("RGB").crop((16, 0, 80, 64))
+    result = pixels(result_row).convert("RGB")
+    # Columns 48..80 of the image are outside the mask: the original's, exactly.
+    assert result.crop((32, 0, 64, 64)).tobytes() == square.crop((32, 0, 64, 64)).tobytes()
+    assert job.images.get(role=ImageRole.RAW).width == 256
+    assert job.mask_leak == 1.0

@@ -69,6 +69,14 @@ class Child:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def _web_worker_options(worker_class: str) -> list[str]:
+    if worker_class == "gevent":
+        # Each open job page holds a connection (server-sent events): greenlets
+        # carry hundreds per process where a thread each would run out.
+        return ["--worker-class", "gevent", "--worker-connections", "1000"]
+    return ["--threads", "4"]
+
+
 class Command(BaseCommand):
     help = "Apply migrations, then run the web server and a Celery worker until stopped."
 
@@ -80,7 +88,19 @@ class Command(BaseCommand):
             "--concurrency",
             type=int,
             default=settings.CELERY_WORKER_CONCURRENCY,
-            help="Worker threads: provider calls are I/O-bound, so threads suit them.",
+            help="Jobs run at once: provider calls are I/O-bound (threads or greenlets).",
+        )
+        parser.add_argument(
+            "--web-worker-class",
+            choices=["gthread", "gevent"],
+            default=settings.WEB_WORKER_CLASS,
+            help="gevent holds hundreds of open job pages (server-sent events) per process.",
+        )
+        parser.add_argument(
+            "--pool",
+            choices=["threads", "gevent"],
+            default=settings.CELERY_WORKER_POOL,
+            help="The worker's pool (see README, Production: sizing).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -91,13 +111,13 @@ class Command(BaseCommand):
             sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
             "--bind", f"{host}:{port}",
             "--workers", str(options["web_workers"]),
-            "--threads", "4",
+            *_web_worker_options(options["web_worker_class"]),
             "--access-logfile", "-",
             "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
         ]  # fmt: skip
         worker = [
             sys.executable, "-m", "celery", "--app", "webapp", "worker",
-            "--pool", "threads",
+            "--pool", options["pool"],
             "--concurrency", str(options["concurrency"]),
             "--loglevel", "INFO",
             # The embedded beat runs the recovery sweep (jobs of dead workers,

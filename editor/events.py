@@ -1,0 +1,103 @@
+"""Job changes pushed to the pages that watch them (Redis pub/sub).
+
+Whatever changes a job's row that its page shows (claim, stage, results,
+failure, cancel, the sweep) calls ``job_changed``; each open
+``/jobs/<id>/events/`` stream is subscribed to its job's channel and tells
+the page at once. Without ``DARKROOM_EVENTS_URL`` (by default the broker's
+Redis, when the broker is Redis) nothing is published and pages poll
+instead. A lost message costs nothing worse than polling: the stream also
+re-reads the job every ``KEEPALIVE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15.0
+# A stream ends after this long; the browser's EventSource opens a new one,
+# so no connection outlives a deploy or a changed password for long.
+STREAM_SECONDS = 10 * 60
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+
+
+def enabled() -> bool:
+    return bool(settings.DARKROOM_EVENTS_URL)
+
+
+def _client() -> Any:
+    import redis
+
+    url = settings.DARKROOM_EVENTS_URL
+    with _lock:
+        if url not in _clients:
+            # Short timeouts: a publish must never hold up a job for long.
+            _clients[url] = redis.Redis.from_url(
+                url, socket_connect_timeout=0.5, socket_timeout=2, health_check_interval=30
+            )
+        return _clients[url]
+
+
+def channel(job_id: uuid.UUID | str) -> str:
+    return f"darkroom:job:{job_id}"
+
+
+def job_changed(job_id: uuid.UUID | str) -> None:
+    """Tell the pages watching ``job_id`` that it changed (no-op without Redis)."""
+    if not enabled():
+        return
+    import redis
+
+    try:
+        _client().publish(channel(job_id), "changed")
+    except redis.RedisError:
+        # Pages fall back to their periodic re-read; the job goes on.
+        logger.warning("Could not publish a change of job %s", job_id, exc_info=True)
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]:
+    """Server-sent events for one job: its version now, then at each change.
+
+    ``read_version()`` returns the job's current ``JobVersion`` (one query);
+    the stream ends once the job is final. Subscribed before the first read,
+    so a change between the two is never missed.
+    """
+    pubsub = _client().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel(job_id))
+    ends = time.monotonic() + STREAM_SECONDS
+    try:
+        sent_etag = ""
+        # The browser reconnects after this many ms if the stream drops.
+        yield b"retry: 1000\n\n"
+        while True:
+            version = read_version()
+            if version.etag != sent_etag:
+                sent_etag = version.etag
+                yield sse("change", {"etag": version.etag, "final": version.is_final})
+            if version.is_final or time.monotonic() >= ends:
+                return
+            message = pubsub.get_message(timeout=KEEPALIVE_SECONDS)
+            if message is None:
+                # Comments keep proxies from closing an idle stream.
+                yield b": keep-alive\n\n"
+            else:
+                # A burst of changes needs one read, not one per change.
+                while pubsub.get_message(timeout=0) is not None:
+                    pass
+    finally:
+        pubsub.close()

@@ -1,0 +1,74 @@
+"""The job page learns of changes when they happen (push), and polls cheaply
+(ETag, 304) when the server has no push."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from editor import pipeline
+from tests.factories import make_job
+from tests.services import service_missing
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or, in CI, fails) and says why
+    expect = None
+
+pytestmark = [pytest.mark.browser]
+
+EVENTS_URL = "redis://127.0.0.1:6379/5"
+
+
+def status_requests(page: Any) -> list[Any]:
+    seen: list[Any] = []
+    page.on("response", lambda response: "/status/" in response.url and seen.append(response))
+    return seen
+
+
+def test_a_pushed_change_updates_the_page_without_polling(
+    page: Any, idle_queue: Path, user: Any, settings: Any, shot: Callable[..., Path]
+) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        service_missing("needs a Redis server on 127.0.0.1:6379")
+    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+    job = make_job(user=user)
+    polls = status_requests(page)
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    shot(page, "live-status-pushed-queued")
+    # Three seconds queued: the htmx poll would have asked three times.
+    # Playwright reports responses only while the test waits through it.
+    page.wait_for_timeout(3000)
+    assert polls == []
+    pipeline.run_job(job_id=str(job.pk))
+    expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator(".compare-range")).to_have_count(1)
+    shot(page, "live-status-pushed-succeeded")
+    # Only the fetches of changed sections, each answered in full.
+    assert polls and all(response.status in (200, 286) for response in polls)
+
+
+def test_without_push_the_page_polls_and_idle_polls_are_304(
+    page: Any, idle_queue: Path, user: Any, settings: Any, shot: Callable[..., Path]
+) -> None:
+    settings.DARKROOM_EVENTS_URL = ""
+    job = make_job(user=user)
+    polls = status_requests(page)
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    # Playwright reports responses only while the test waits through it.
+    page.wait_for_timeout(3000)
+    assert [response.status for response in polls][1:] == [304] * (len(polls) - 1)
+    assert len(polls) >= 2
+    pipeline.run_job(job_id=str(job.pk))
+    expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator(".compare-range")).to_have_count(1)
+    shot(page, "live-status-polled-succeeded")

@@ -1,0 +1,63 @@
+"""Writes that wait for a connection, and connections given back before a wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from editor import database
+
+
+@pytest.fixture(autouse=True)
+def no_pauses(monkeypatch: Any) -> list[float]:
+    pauses: list[float] = []
+    monkeypatch.setattr(database, "sleep", pauses.append)
+    return pauses
+
+
+def test_a_refused_write_is_retried_until_it_goes_through(no_pauses: list[float]) -> None:
+    attempts: list[int] = []
+
+    def write() -> str:
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise OperationalError("too many connections for role")
+        return "written"
+
+    assert database.with_database_retry(write, what="a test write") == "written"
+    assert len(attempts) == 4
+    # Backoff grows between attempts.
+    assert len(no_pauses) == 3 and no_pauses[0] < no_pauses[2]
+
+
+def test_past_the_deadline_the_error_goes_up() -> None:
+    def write() -> None:
+        raise OperationalError("too many connections for role")
+
+    with pytest.raises(OperationalError):
+        database.with_database_retry(write, what="a test write", deadline_seconds=0)
+
+
+def test_other_errors_are_not_retried() -> None:
+    attempts: list[int] = []
+
+    def write() -> None:
+        attempts.append(1)
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError):
+        database.with_database_retry(write, what="a test write")
+    assert len(attempts) == 1
+
+
+def test_releasing_closes_the_connection_outside_a_transaction(transactional_db: None) -> None:
+    connection.ensure_connection()
+    database.release_connection()
+    assert connection.connection is None
+    with transaction.atomic():
+        connection.ensure_connection()
+        database.release_connection()
+        # A transaction keeps the connection it needs.
+        assert connection.connection is not None
