@@ -27,6 +27,8 @@ KEEPALIVE_SECONDS = 15.0
 # A stream ends after this long; the browser's EventSource opens a new one,
 # so no connection outlives a deploy or a changed password for long.
 STREAM_SECONDS = 10 * 60
+# Per process: above gevent's WEB_WORKER_CONNECTIONS (1 000 by default).
+MAX_REDIS_CONNECTIONS = 5000
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
@@ -42,9 +44,15 @@ def _client() -> Any:
     url = settings.DARKROOM_EVENTS_URL
     with _lock:
         if url not in _clients:
-            # Short timeouts: a publish must never hold up a job for long.
+            # Short timeouts: a publish must never hold up a job for long. Each
+            # open stream holds a connection of its own (its subscription):
+            # redis-py's default pool refused the 100-somethingth (bench).
             _clients[url] = redis.Redis.from_url(
-                url, socket_connect_timeout=0.5, socket_timeout=2, health_check_interval=30
+                url,
+                socket_connect_timeout=0.5,
+                socket_timeout=2,
+                health_check_interval=30,
+                max_connections=MAX_REDIS_CONNECTIONS,
             )
         return _clients[url]
 
