@@ -27,10 +27,6 @@ class InviteGone(Exception):
     """The invite was used or expired between the form's check and the save."""
 
 
-def _login_link() -> tuple[tuple[str, str], ...]:
-    return (("/accounts/login/", "Log in to an account you have"),)
-
-
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest, token: str = "") -> HttpResponse:
@@ -44,7 +40,6 @@ def signup(request: HttpRequest, token: str = "") -> HttpResponse:
             title="Sign-up is closed",
             explanation="New accounts are not being created here. If you should have one, ask "
             "the operator of this site to create it for you.",
-            links=_login_link(),
         )
     needs_invite = mode == "invite"
     if needs_invite and not token:
@@ -54,7 +49,6 @@ def signup(request: HttpRequest, token: str = "") -> HttpResponse:
             title="Sign-up is by invitation",
             explanation="Sign-up here is by invitation only. Ask the operator of this site for "
             "an invite link, then open it to create your account.",
-            links=_login_link(),
         )
     if needs_invite and (state := invites.invite_state(token=token)) != invites.InviteState.VALID:
         return _invite_refusal(request, state)
@@ -114,7 +108,6 @@ def _invite_refusal(request: HttpRequest, state: invites.InviteState) -> HttpRes
         status=404 if state == invites.InviteState.UNKNOWN else 410,
         title=titles.get(state, "This invite link is not valid"),
         explanation=invites.STATE_MESSAGES[state],
-        links=_login_link(),
     )
 
 
@@ -132,7 +125,6 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
             explanation="The link is broken, older than "
             f"{accounts.EMAIL_LINK_DAYS} days, or the address is now used by another account. "
             "Sign up again, or change your address again from your account page.",
-            links=_login_link(),
         )
     message = f"Your e-mail address {link.email if link else ''} is confirmed."
     if request.user.is_authenticated:
@@ -180,6 +172,12 @@ def account_email(request: HttpRequest) -> HttpResponse:
 @require_POST
 def account_delete(request: HttpRequest) -> HttpResponse:
     form = AccountDeleteForm(request.POST, user=request.user)
+    if form.is_valid() and (busy := accounts.jobs_in_progress(user=request.user)):
+        form.add_error(
+            None,
+            f"{busy} of your jobs {'is' if busy == 1 else 'are'} still queued or running. Wait "
+            "for them to finish, or cancel them and wait a moment, then delete your account.",
+        )
     if not form.is_valid():
         return _account_page(request, delete_form=form, status=400)
     user = request.user

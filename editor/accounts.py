@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from editor import services
-from editor.models import Job
+from editor.models import Job, JobStatus
 
 EMAIL_LINK_SALT = "darkroom.accounts.email"
 EMAIL_LINK_DAYS = 3
@@ -90,6 +90,16 @@ def email_link_apply(*, link: EmailLink) -> User | None:
 def email_change(*, user: User, email: str) -> None:
     user.email = email
     user.save(update_fields=["email"])
+
+
+def jobs_in_progress(*, user: User) -> int:
+    """Jobs a worker may still be storing files for.
+
+    A running job's results arrive after any cancel (services.job_cancel), so
+    deleting the account under it could leave files nobody owns: the account
+    waits for them (or for the recovery sweep to settle them).
+    """
+    return Job.objects.filter(owner=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
 
 
 def account_delete(*, user: User) -> int:

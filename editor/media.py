@@ -19,7 +19,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 
 from editor import imaging
-from editor.models import Job, JobImage
+from editor.models import Job, JobImage, image_upload_to
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,12 @@ def image_store(
     info: imaging.ImageInfo,
     thumbnail: bytes | None = None,
 ) -> JobImage:
-    """Save one image of ``job`` as given (never re-encoded here) plus its thumbnail.
+    """Save one image of ``job`` as given (never re-encoded here).
 
     ``thumbnail`` is the thumbnail when the caller already made it (from the
-    decode that checked the image); otherwise it is made from ``data``.
+    decode that checked an upload). Otherwise none is made now: a result is
+    stored and shown without waiting for one, and ``thumbnail_ensure`` makes
+    it when it is first asked for.
     """
     extension = EXTENSIONS.get(info.format, "bin")
     image = JobImage(
@@ -55,9 +57,9 @@ def image_store(
     )
     try:
         image.file.save(f"image.{extension}", ContentFile(data), save=False)
-        small = thumbnail or imaging.thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
-        image.thumbnail.save("thumb.webp", ContentFile(small), save=False)
-        image.thumbnail_bytes = len(small)
+        if thumbnail is not None:
+            image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
+            image.thumbnail_bytes = len(thumbnail)
         image.save()
         Job.objects.filter(pk=job.pk).update(
             stored_bytes=F("stored_bytes") + image.bytes + image.thumbnail_bytes
@@ -65,6 +67,36 @@ def image_store(
     except BaseException:
         files_delete([image.file.name, image.thumbnail.name])
         raise
+    return image
+
+
+def thumbnail_ensure(image: JobImage) -> JobImage:
+    """``image`` with its thumbnail, made and stored now if it has none yet.
+
+    Made on the first request for it rather than while the job stores its
+    results, so the result reaches its page sooner. Two first requests at
+    once may both make one; the conditional update keeps the first and the
+    other's file is removed. An image that cannot be thumbnailed is served
+    whole instead (``image_response`` falls back to the file).
+    """
+    if image.thumbnail:
+        return image
+    try:
+        with image.file.open("rb") as handle:
+            small = imaging.thumbnail(handle.read(), size=settings.DARKROOM_THUMBNAIL_SIZE)
+    except (OSError, imaging.ImageRejectedError):
+        logger.warning("Could not make a thumbnail of image %s", image.pk, exc_info=True)
+        return image
+    name = default_storage.save(image_upload_to(image, "thumb.webp"), ContentFile(small))
+    made = JobImage.objects.filter(pk=image.pk, thumbnail="").update(
+        thumbnail=name, thumbnail_bytes=len(small)
+    )
+    if made:
+        Job.objects.filter(pk=image.job_id).update(stored_bytes=F("stored_bytes") + len(small))
+    else:
+        # Another request made it first, or the image is gone.
+        files_delete([name])
+    image.refresh_from_db(fields=["thumbnail", "thumbnail_bytes"])
     return image
 
 

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from editor import crypto
@@ -85,11 +86,14 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
 
         A group restricts when its policy names providers or models. A user in
         no restricting group sees every usable model; a user in one or more
-        sees what any of them allows. Superusers see everything.
+        sees what any of them allows. Superusers see everything; anonymous
+        visitors nothing (``None``, for code that acts for no user: everything).
         """
         usable = self.usable()
         if user is None or getattr(user, "is_superuser", False):
             return usable
+        if not user.is_authenticated:
+            return self.none()
         restricting = GroupPolicy.objects.filter(group__user=user).filter(
             models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
         )
@@ -478,10 +482,20 @@ class LimitValues(models.Model):
     """
 
     monthly_limit = models.DecimalField(
-        "monthly limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+        "monthly limit (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
     )
     daily_limit = models.DecimalField(
-        "daily limit (USD)", max_digits=12, decimal_places=2, null=True, blank=True
+        "daily limit (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
     )
     max_active_jobs = models.PositiveIntegerField(
         "most jobs queued or running at once", null=True, blank=True
@@ -510,6 +524,7 @@ class SiteLimits(LimitValues):
         decimal_places=6,
         null=True,
         blank=True,
+        validators=[MinValueValidator(0)],
         help_text='Used when the choice above is "Count it at the assumed price".',
     )
 

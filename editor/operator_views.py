@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -55,10 +56,16 @@ def usage_dashboard(request: HttpRequest) -> HttpResponse:
         "model": {},
         "provider": {},
     }
-    for (username, provider, model), totals in usage.totals_by(
-        keys=(usage.USER, usage.PROVIDER, usage.MODEL), start=first, end=end, through=through
-    ).items():
-        by["user"].setdefault((username,), usage.Totals()).add(totals)
+    by_owner = usage.totals_by(
+        keys=(usage.OWNER, usage.PROVIDER, usage.MODEL), start=first, end=end, through=through
+    )
+    usernames = dict(
+        User.objects.filter(pk__in={owner for owner, _, _ in by_owner}).values_list(
+            "pk", "username"
+        )
+    )
+    for (owner, provider, model), totals in by_owner.items():
+        by["user"].setdefault((usernames.get(owner, f"#{owner}"),), usage.Totals()).add(totals)
         by["model"].setdefault((model, provider), usage.Totals()).add(totals)
         by["provider"].setdefault((provider,), usage.Totals()).add(totals)
     total = usage.Totals()

@@ -22,7 +22,6 @@ token, so a worker the sweep gave up on cannot overwrite what came after it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -38,7 +37,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import compositing, events, imaging, parameters, pricing
+from editor import events, finishing, imaging, parameters, pricing
 from editor.database import release_connection, with_database_retry
 from editor.heartbeat import beating
 from editor.media import image_store
@@ -324,7 +323,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         info = _result_info(image)
         # Measured again for results a stopped delivery stored already: the
         # job's leak covers every result.
-        finished = _finished(job, request, result, image)
+        finished = finishing.finished_result(job=job, request=request, result=result, image=image)
         if finished.leak is not None:
             leaks.append(finished.leak)
         if finished.notice and finished.notice not in notices:
@@ -334,7 +333,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
             # The answer as received goes first: it is what was paid for.
             image_store(job=job, role=ImageRole.RAW, position=position, data=image.data, info=info)
         if (ImageRole.RESULT, position) not in stored:
-            shown = _finished_info(finished) if finished.changed else info
+            shown = finishing.finished_info(finished) if finished.changed else info
             image_store(
                 job=job,
                 role=ImageRole.RESULT,
@@ -343,7 +342,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
                 info=shown,
             )
     if lined_up:
-        notices.insert(0, _lined_up_notice(job, request))
+        notices.insert(0, finishing.lined_up_notice(job=job, request=request))
     if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():
         info = imaging.inspect_image(
             result.sent_mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
@@ -370,79 +369,6 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         notices=[*job.notices, *result.notices, *notices],
         result_deadline=result.result_deadline,
         mask_leak=max(leaks) if leaks else None,
-    )
-
-
-def _keeps_outside_mask(job: Job, request: ImageRequest) -> bool:
-    return bool(request.images and request.mask and job.params.get("keep_outside_mask") is True)
-
-
-def _frame_of(job: Job, request: ImageRequest) -> compositing.Box | None:
-    """The original's rectangle inside an extended (outpainted) first image."""
-    value = job.params.get("frame")
-    if not value or not request.images:
-        return None
-    try:
-        return compositing.parse_frame(str(value), image_size=request.images[0].size)
-    except compositing.FrameError:
-        # Checked when the job was submitted; a stored frame that no longer
-        # fits protects the whole image rather than failing a paid result.
-        logger.warning("Job %s has a frame that does not fit its image: %r", job.pk, value)
-        return None
-
-
-def _finished(
-    job: Job, request: ImageRequest, result: ProviderResult, image: ResultImage
-) -> compositing.FinishedResult:
-    """The result as shown: cut back to the frame, the original kept outside
-    the mask when the job asks for it, and the provider's leak measured."""
-    masked_edit = job.kind == JobKind.EDIT and bool(request.images) and request.mask is not None
-    if not masked_edit and result.placement is None:
-        return compositing.as_received(image.data)  # nothing to line up: no decoding
-    try:
-        return compositing.finish_result(
-            image.data,
-            original=request.images[0].data if masked_edit else None,
-            mask=request.mask if masked_edit else None,
-            placement=result.placement,
-            frame=_frame_of(job, request),
-            keep_outside_mask=_keeps_outside_mask(job, request),
-        )
-    except Exception:
-        # A paid result is never lost to Darkroom's own post-processing.
-        logger.exception("Could not line up a result of job %s; kept as received.", job.pk)
-        return compositing.as_received(
-            image.data,
-            notice="Darkroom could not line this result up with the original; it is shown "
-            "as the provider sent it.",
-        )
-
-
-def _finished_info(finished: compositing.FinishedResult) -> imaging.ImageInfo:
-    width, height = finished.size
-    limit = settings.DARKROOM_MAX_IMAGE_PIXELS
-    if width * height > limit:
-        raise ProviderError(
-            f"The result would be {width}×{height} pixels, over the limit.", code="bad_result"
-        )
-    return imaging.ImageInfo(
-        width=width,
-        height=height,
-        format=finished.format,
-        bytes=len(finished.data),
-        sha256=hashlib.sha256(finished.data).hexdigest(),
-    )
-
-
-def _lined_up_notice(job: Job, request: ImageRequest) -> str:
-    if _keeps_outside_mask(job, request):
-        return (
-            "Kept everything outside the mask: the original's pixels were put back there at "
-            "full resolution. The provider's raw output is kept too."
-        )
-    return (
-        "The result was cut back to the frame you chose (the provider was sent a padded "
-        "square). The provider's raw output is kept too."
     )
     events.job_changed(job.pk)
 

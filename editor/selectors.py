@@ -313,8 +313,8 @@ def _cover_subquery() -> Subquery:
     to build (a prefetch cost more than the query).
     """
     cover = (
+        # A result's thumbnail is made when first asked for (media.thumbnail_ensure).
         JobImage.objects.filter(job_id=OuterRef("pk"), role__in=[ImageRole.RESULT, ImageRole.INPUT])
-        .exclude(thumbnail="")
         .order_by("-role", "position")  # "result" before "input", then the first
         .values("id")[:1]
     )

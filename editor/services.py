@@ -123,7 +123,12 @@ def job_create(
                         info=mask.info,
                     )
                 )
-                notices.append(_mask_notice(mask.convention))
+                if mask.convention == "transparent":
+                    # Only an uploaded OpenAI-style mask is worth a word: the
+                    # painter's masks (white = change) need no explaining.
+                    notices.append(
+                        "Mask read as transparent = area to change (OpenAI's convention)."
+                    )
             if notices:
                 job.notices = notices
                 job.save(update_fields=["notices"])
@@ -132,12 +137,6 @@ def job_create(
         files_delete(name for image in stored for name in (image.file.name, image.thumbnail.name))
         raise
     return job
-
-
-def _mask_notice(convention: str) -> str:
-    if convention == "transparent":
-        return "Mask read as transparent = area to change (OpenAI's convention)."
-    return "Mask read as white = area to change, black = keep."
 
 
 def job_enqueue(*, job: Job, bulk: bool = False) -> None:

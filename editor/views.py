@@ -451,6 +451,8 @@ def job_row(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def image(request: HttpRequest, image_id: uuid.UUID, variant: str = "") -> HttpResponseBase:
     stored = selectors.image_for_user(user=request.user, image_id=image_id)
+    if variant == "thumb":
+        stored = media.thumbnail_ensure(stored)
     return media.image_response(
         stored, thumbnail=variant == "thumb", download=variant == "download"
     )

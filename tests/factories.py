@@ -14,8 +14,17 @@ from tests.images import image_bytes
 
 def validated(data: bytes) -> ValidatedImage:
     """``data`` as the editor form would pass it on: prepared for storing."""
-    prepared = imaging.prepare_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
-    return ValidatedImage(data=prepared.data, info=prepared.info, animated=prepared.animated)
+    prepared = imaging.prepare_image(
+        data,
+        max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS,
+        thumbnail_size=settings.DARKROOM_THUMBNAIL_SIZE,
+    )
+    return ValidatedImage(
+        data=prepared.data,
+        info=prepared.info,
+        thumbnail=prepared.thumbnail,
+        animated=prepared.animated,
+    )
 
 
 def make_job(

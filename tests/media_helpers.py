@@ -12,13 +12,15 @@ from tests.images import image_bytes
 
 
 def add_result(job: Job, data: bytes | None = None) -> JobImage:
-    """Store a result for ``job`` as the pipeline does (file, thumbnail, sizes)."""
+    """Store a result for ``job`` as the pipeline does (file, sizes), with the
+    thumbnail its first view makes."""
     data = data or image_bytes(32, 24, colour=(10, 200, 10))
     info = imaging.inspect_image(data, max_pixels=10_000_000)
     position = job.images.filter(role=ImageRole.RESULT).count()
-    return media.image_store(
+    image = media.image_store(
         job=job, role=ImageRole.RESULT, position=position, data=data, info=info
     )
+    return media.thumbnail_ensure(image)
 
 
 def is_presigned_redirect(response: Any) -> bool:

@@ -202,3 +202,16 @@ def test_deleting_needs_the_password_and_the_word(
     assert message in response.content.decode()
     assert User.objects.filter(username="alice").exists()
     assert Job.objects.filter(owner=alice).count() == 1
+
+
+def test_deleting_waits_for_jobs_still_queued_or_running(alice: User, alice_client: Client) -> None:
+    # Nothing is enqueued: on-commit callbacks do not run in this test.
+    job = make_job(user=alice)
+    assert job.status == "queued"
+    response = alice_client.post(
+        "/accounts/delete/", {"password": "correct horse battery", "confirm": "delete"}
+    )
+    assert response.status_code == 400
+    assert "1 of your jobs is still queued or running." in response.content.decode()
+    assert User.objects.filter(username="alice").exists()
+    assert Job.objects.filter(owner=alice).count() == 1

@@ -24,8 +24,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from editor import parameters, pipeline
+from editor.api import tokens
 from editor.forms import HistoryFilterForm, JobForm, SignupForm
-from editor.models import ImageModel, ImageRole, Job, JobImage
+from editor.models import ApiToken, ImageModel, ImageRole, Job, JobImage
 from tests.factories import make_job
 from tests.images import image_bytes, mask_bytes, upload
 from tests.test_media_privacy import app_routes
@@ -157,6 +158,47 @@ def editor_fields() -> set[str]:
 
 
 HISTORY = {*HistoryFilterForm.base_fields}
+API_SECRET = "drk_hostile-input-tests-secret"
+API_EDIT_FIELDS = {
+    "image",
+    "image[]",
+    "mask",
+    "prompt",
+    "model",
+    "n",
+    "size",
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+    "response_format",
+    "user",
+    "darkroom_async",
+    "darkroom_parent",
+}
+
+
+def with_api_token(client: Client, world: World) -> None:
+    """The image API takes a token; asynchronous, so no request waits for a
+    worker that these tests do not run."""
+    ApiToken.objects.get_or_create(
+        owner=world.alice,
+        secret_hash=tokens.secret_hash(API_SECRET),
+        defaults={"name": "hostile tests", "prefix": API_SECRET[:12]},
+    )
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {API_SECRET}"
+    client.defaults["HTTP_PREFER"] = "respond-async"
+
+
+def api_edit_baseline(world: World) -> dict[str, Any]:
+    return {
+        "prompt": "make it blue",
+        "model": "offline/offline-demo",
+        "image": upload(image_bytes(), "photo.png"),
+    }
+
+
 PASSWORDS = {"new_password1", "new_password2"}
 
 # Every route of the app (and the admin's login), with the fields it reads.
@@ -172,6 +214,7 @@ ROUTES: dict[str, Fields] = {
     ),
     "jobs/<uuid:job_id>/": Fields(get={"variation"}),
     "jobs/<uuid:job_id>/status/": Fields(),
+    "editor/runs/<uuid:job_id>/": Fields(),
     "jobs/<uuid:job_id>/download/": Fields(),
     "images/<uuid:image_id>/": Fields(),
     "images/<uuid:image_id>/<str:variant>/": Fields(),
@@ -243,10 +286,24 @@ ROUTES: dict[str, Fields] = {
         post={"username", "password", "next"},
         baseline=lambda world: {"username": "alice", "password": "not the password"},
     ),
+    "accounts/tokens/": Fields(post={"name"}, baseline=lambda world: {"name": "laptop"}),
+    "v1/images/edits": Fields(
+        post=API_EDIT_FIELDS, baseline=api_edit_baseline, prepare=with_api_token
+    ),
+    "v1/images/generations": Fields(
+        post={"prompt", "model"},
+        baseline=lambda world: {"prompt": "a cat", "model": "offline/offline-demo"},
+        prepare=with_api_token,
+    ),
+    "v1/images/jobs/<uuid:job_id>": Fields(get={"response_format"}, prepare=with_api_token),
+    "v1/images/results/<str:signed>": Fields(),
+    "v1/models": Fields(prepare=with_api_token),
+    "v1/models/<path:model_id>": Fields(prepare=with_api_token),
     "history/trash/": Fields(),
     "jobs/<uuid:job_id>/row/": Fields(),
     # Last: they delete or end what the others use.
     "jobs/<uuid:job_id>/cancel/": Fields(),
+    "accounts/tokens/<int:token_id>/revoke/": Fields(),
     "history/trash/restore/": Fields(post={"jobs", "back"}),
     "history/trash/delete/": Fields(post={"jobs"}),
     "history/delete/": Fields(post={"jobs"}),
@@ -267,6 +324,13 @@ def route_urls(route: str, world: World) -> list[str]:
         "variant": ["thumb", "download", "THUMB", "x" * 2000, "%00"],
         "uidb64": [reset_link(world)[0], "MQ", "!!", "x" * 2000],
         "token": ["set-password", "x" * 2000],
+        "token_id": [
+            str(tokens.token_create(user=world.alice, name="to revoke").token.pk),
+            str(tokens.token_create(user=world.bobs_job.owner, name="bob's").token.pk),
+            "99999999999999999999",
+        ],
+        "model_id": ["offline/offline-demo", "x" * 2000, "../../etc/passwd", "%00"],
+        "signed": ["forged", "x" * 2000, "%00"],
     }
     urls = ["/" + route]
     for _, name in PARAMETER.findall(route):
@@ -311,7 +375,10 @@ def unreadable(response: Any, route: str, *, htmx: bool) -> str:
     body = (
         b"".join(response.streaming_content) if response.streaming else response.content
     ).decode(errors="replace")
-    if htmx and "HX-Retarget" in response:
+    if route.startswith("v1/"):
+        # The image API answers its clients in OpenAI's JSON, never a page.
+        readable = response["Content-Type"] == "application/json" and '"error"' in body
+    elif htmx and "HX-Retarget" in response:
         readable = response["HX-Retarget"] == "#messages" and 'role="alert"' in body
     elif htmx and route == "" and response.status_code in (400, 413):
         readable = 'id="job-form"' in body  # the editor shows the form's errors itself

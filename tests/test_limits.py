@@ -503,6 +503,8 @@ def test_the_cli_sets_the_default_and_lists_who_spent(
         (("set", "--user", "nobody", "--monthly", "5"), "No user named 'nobody'."),
         (("set", "--user", "alice", "--monthly", "five"), "Not an amount in USD: 'five'"),
         (("set", "--user", "alice", "--monthly", "-1"), "A limit is 0 or more"),
+        (("set", "--user", "alice", "--monthly", "1.234"), "in whole cents"),
+        (("set", "--default", "--unpriced", "cheap"), "block, allow or a price in USD"),
         (("set", "--user", "alice", "--max-active", "2.5"), "Not a whole number of jobs"),
         (("set", "--user", "alice"), "Nothing to set"),
         (("set", "--user", "alice", "--unpriced", "block"), "site default only"),
@@ -514,3 +516,19 @@ def test_the_cli_refuses_bad_input_and_changes_nothing(
     with pytest.raises(CommandError, match=re.escape(message)):
         run_limits(*args)
     assert not UserLimits.objects.exists()
+    assert limits.limits_for(alice).unpriced_policy == "allow"
+
+
+def test_the_wait_for_a_job_slot_follows_the_users_usual_job_duration(
+    alice: User, offline_model: ImageModel
+) -> None:
+    site_limits(max_active_jobs=1)
+    now = datetime.now(UTC)
+    earlier = spent_before(alice, offline_model, "0", created=now - timedelta(minutes=10))
+    Job.objects.filter(pk=earlier.pk).update(finished=now - timedelta(minutes=10, seconds=-40))
+    backdate(submit(alice, offline_model, "0", now=now), now - timedelta(seconds=10))
+    with pytest.raises(limits.RateLimited) as refused:
+        submit(alice, offline_model, "0", now=now)
+    # Jobs take her 40 s; the one in flight started 10 s ago.
+    assert refused.value.retry_after == 30
+    assert "(about 30 seconds from now)" in refused.value.message

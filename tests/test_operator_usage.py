@@ -56,7 +56,7 @@ def test_visitors_are_sent_to_log_in_and_users_are_refused(
 def test_staff_see_every_users_spend_by_user_model_provider_and_day(
     staff_client: Client, known_jobs: Any, django_assert_max_num_queries: Any
 ) -> None:
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         response = staff_client.get("/operator/usage/")
     assert response.status_code == 200
     context = response.context
@@ -166,3 +166,14 @@ def test_the_roll_up_redoes_its_last_day_and_never_counts_twice(alice: User) -> 
     yesterday = DailyUsage.objects.get(day=(noon - timedelta(days=1)).date())
     assert yesterday.cost == Decimal("0.25") and yesterday.jobs == 1
     assert usage.complete_through() == (noon - timedelta(days=1)).date()
+
+
+def test_beat_runs_the_roll_up_as_a_task(alice: User) -> None:
+    from django.conf import settings
+
+    from editor import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["roll-up-usage"]["task"] == "editor.roll_up_usage"
+    spent(user=alice, cost="0.5", at=timezone.now() - timedelta(days=3))
+    assert tasks.roll_up_usage() >= 1
+    assert DailyUsage.objects.get(owner=alice).cost == Decimal("0.5")

@@ -12,6 +12,7 @@ import os
 import secrets
 import tempfile
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -533,16 +534,32 @@ DARKROOM_MAX_DELIVERIES = env_int("DARKROOM_MAX_DELIVERIES", 3)
 # --- Limits (site-wide defaults; the admin's "site-wide default limits" row
 # and per-group and per-user limits override them, see editor/limits.py) ----
 
+
+def env_money(name: str, default: str = "", *, words: tuple[str, ...] = ()) -> str:
+    """An amount in USD (or one of ``words``), checked at start rather than
+    at the first submission."""
+    value = env_str(name, default).strip().lower()
+    if value and value not in words:
+        try:
+            valid = Decimal(value.lstrip("$")) >= 0
+        except InvalidOperation:
+            valid = False
+        if not valid:
+            allowed = " or ".join((*words, "an amount in USD such as 5 or 2.50"))
+            raise ImproperlyConfigured(f"{name} must be {allowed}, not {value!r}.")
+    return value
+
+
 # USD per calendar month and per day (TIME_ZONE); empty: no limit.
-DARKROOM_MONTHLY_LIMIT = env_str("DARKROOM_MONTHLY_LIMIT")
-DARKROOM_DAILY_LIMIT = env_str("DARKROOM_DAILY_LIMIT")
+DARKROOM_MONTHLY_LIMIT = env_money("DARKROOM_MONTHLY_LIMIT")
+DARKROOM_DAILY_LIMIT = env_money("DARKROOM_DAILY_LIMIT")
 # Jobs one user may have queued or running at once, and submit per minute;
 # 0: no cap (the default: an upgrade refuses nothing it accepted before).
 DARKROOM_MAX_ACTIVE_JOBS = env_int("DARKROOM_MAX_ACTIVE_JOBS", 0)
 DARKROOM_JOBS_PER_MINUTE = env_int("DARKROOM_JOBS_PER_MINUTE", 0)
 # How a run of a model without a known price counts against a budget:
 # "block", "allow" (nothing until its real cost is known) or a price in USD.
-DARKROOM_UNPRICED_MODELS = env_str("DARKROOM_UNPRICED_MODELS", "allow")
+DARKROOM_UNPRICED_MODELS = env_money("DARKROOM_UNPRICED_MODELS", "allow", words=("block", "allow"))
 # Fairness: a user's first jobs in flight go to the interactive queue, the
 # rest of a burst to the bulk queue; workers take from both in turn.
 DARKROOM_INTERACTIVE_JOBS = env_int("DARKROOM_INTERACTIVE_JOBS", 2)

@@ -63,28 +63,34 @@ def _check_enabled() -> None:
 
 
 def _authenticate(request: HttpRequest) -> ApiToken:
-    rate = {"group": "api-bad-token", "key": "ip", "rate": settings.DARKROOM_API_BAD_TOKEN_RATE}
-    usage = get_usage(request, increment=False, **rate)
-    # Only wrong tokens are counted (below), so reaching the rate is the limit.
-    if usage is not None and usage["count"] >= usage["limit"]:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    token = tokens.token_verify(secret=secret.strip()) if scheme.lower() == "bearer" else None
+    if token is not None:
+        # A valid token is never throttled here: someone sending wrong tokens
+        # from the same address (a shared office network) cannot lock its
+        # owner out, and valid calls pay no counting queries.
+        return token
+    usage = get_usage(
+        request,
+        group="api-bad-token",
+        key="ip",
+        rate=settings.DARKROOM_API_BAD_TOKEN_RATE,
+        increment=True,
+    )
+    if usage is not None and usage["should_limit"]:
         raise ApiError(
             429,
             "Too many requests with a wrong API token from your address. Try again in "
-            f"{usage['time_left']} seconds with a valid token.",
+            f"{max(1, usage['time_left'])} seconds with a valid token.",
             code="too_many_bad_tokens",
             headers=retry_after(usage["time_left"]),
         )
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    token = tokens.token_verify(secret=secret.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        get_usage(request, increment=True, **rate)
-        raise ApiError(
-            401,
-            "This API token is not valid: it may have been revoked, or mistyped. Make a new "
-            "one on your account's API tokens page and send it as 'Authorization: Bearer drk_...'.",
-            code="invalid_api_key",
-        )
-    return token
+    raise ApiError(
+        401,
+        "This API token is not valid: it may have been revoked, or mistyped. Make a new "
+        "one on your account's API tokens page and send it as 'Authorization: Bearer drk_...'.",
+        code="invalid_api_key",
+    )
 
 
 @api_endpoint

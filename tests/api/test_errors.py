@@ -146,6 +146,8 @@ def test_wrong_tokens_are_throttled_per_address(
 
     assert int(refused.value.response.headers["Retry-After"]) >= 1
     assert "wrong API token" in refused.value.message
+    # The token's owner, at the same address, is not locked out.
+    assert sdk(live_server, carol_token.secret).models.list().data
 
 
 def test_the_api_switched_off_says_so(live_server: Any, carol_token: Any, settings: Any) -> None:

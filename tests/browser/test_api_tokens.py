@@ -31,6 +31,7 @@ def test_a_token_is_made_copied_used_and_revoked(
     context = open_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.goto("/")
+    page.get_by_role("link", name="Account").click()
     page.get_by_role("link", name="API tokens").click()
     expect(page.locator("h1")).to_have_text("API tokens")
     shot(page, "api-tokens-empty")

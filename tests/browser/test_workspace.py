@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.browser]
 
 # The fake answers variation i in the colour (20 + 40 i, 120, 200).
 SECOND_VARIATION = (60, 120, 200)
+ORIGINAL = (120, 60, 20)
 
 
 def wait_for_painter(page: Any) -> None:
@@ -52,7 +53,11 @@ def first_image(page: Any) -> Any:
 
 
 def choose_gpt_image_1(page: Any) -> None:
-    """Pick the model and wait for its own parameter fields to replace the old ones."""
+    """Pick the model and wait for its own parameter fields to replace the old ones.
+
+    Call it once the images are shown (wait_for_painter): an image still being
+    decoded redraws the model list, and a pick in that moment can leave it open.
+    """
     choose_model(page, "GPT Image 1")
     chosen = ImageModel.objects.get(label="GPT Image 1")
     expect(page.locator("#model-fields")).to_have_attribute("data-model", str(chosen.pk))
@@ -79,10 +84,10 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     fake_openai.result_size = (640, 480)
     page.goto("/")
     wait_for_workspace(page)
-    page.set_input_files("#id_images", [png(640, 480, (120, 60, 20)), png(300, 300, (9, 9, 9))])
+    page.set_input_files("#id_images", [png(640, 480, ORIGINAL), png(300, 300, (9, 9, 9))])
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     page.fill("#id_n", "2")
-    wait_for_painter(page)
     start, end, size = (100.0, 120.0), (520.0, 360.0), 70
     view = paint_stroke(page, start, end, size)
     page.fill("#id_prompt", "a small boat on the water")
@@ -141,7 +146,11 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     assert second_job.prompt == "a small boat on the water"
     received = fake_openai.last_images
     assert [image.size for image in received] == [(640, 480), (300, 300)]
-    assert received[0].convert("RGB").getpixel((5, 5)) == SECOND_VARIATION
+    # The chosen result is the new base: the provider's colour where the mask
+    # was painted, the original kept outside it (the editor's default).
+    middle = (round((start[0] + end[0]) / 2), round((start[1] + end[1]) / 2))
+    assert received[0].convert("RGB").getpixel(middle) == SECOND_VARIATION
+    assert received[0].convert("RGB").getpixel((5, 5)) == ORIGINAL
     assert received[1].convert("RGB").getpixel((5, 5)) == (9, 9, 9)
     assert fake_openai.last_mask is not None, "the kept mask did not reach the provider"
     assert_mask_is_stroke(
@@ -166,11 +175,12 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
 
 
 def test_keyboard_picks_variations_and_continues(
-    page: Any, celery_worker: Any, fake_openai: OpenAIFake, user: Any
+    page: Any, celery_worker: Any, fake_openai: OpenAIFake, user: Any, shot: Callable[..., Path]
 ) -> None:
     page.goto("/")
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(320, 240, (10, 200, 10))])
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     page.fill("#id_n", "3")
     page.fill("#id_prompt", "three ways")
@@ -191,6 +201,7 @@ def test_keyboard_picks_variations_and_continues(
     page.keyboard.press("?")
     expect(page.locator("#shortcuts")).to_be_visible()
     expect(page.locator("#shortcuts")).to_contain_text("Continue from the chosen variation")
+    shot(page, "workspace-shortcuts", full_page=False)
 
 
 def test_the_workspace_survives_a_reload_mid_edit(
@@ -200,6 +211,7 @@ def test_the_workspace_survives_a_reload_mid_edit(
     wait_for_workspace(page)
     page.set_input_files("#id_images", [png(400, 300, (200, 40, 40)), png(120, 90, (40, 40, 200))])
     page.get_by_role("button", name="Move image 2 (photo-120x90.png) earlier").click()
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     gpt_image_1 = ImageModel.objects.get(label="GPT Image 1")
     page.select_option("#id_quality", "high")
@@ -306,6 +318,7 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
     wait_for_workspace(page)
     reach = 1.5 * PHONE["viewport"]["height"]
     page.set_input_files("#id_images", [png(600, 800, (90, 40, 160))])
+    wait_for_painter(page)
     choose_gpt_image_1(page)
     page.fill("#id_n", "2")
     page.evaluate("() => window.scrollTo(0, 0)")
@@ -344,12 +357,16 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
     assert overflow <= 0, "the workspace scrolls sideways on a phone"
 
 
+def saved_count(page: Any) -> int:
+    return int(page.locator("#job-form").get_attribute("data-saved") or 0)
+
+
 def wait_for_save(page: Any, after: int) -> int:
     """Wait until the workspace has been saved again since ``after`` saves; the count."""
     page.wait_for_function(
         "after => Number(document.getElementById('job-form').dataset.saved || 0) > after", arg=after
     )
-    return int(page.locator("#job-form").get_attribute("data-saved") or 0)
+    return saved_count(page)
 
 
 def test_the_workspace_survives_back_and_a_crashed_tab(
@@ -363,6 +380,8 @@ def test_the_workspace_survives_back_and_a_crashed_tab(
     wait_for_painter(page)
     saves = wait_for_save(page, 0)
     paint_stroke(page, (20, 20), (180, 130), 16)
+    saves = wait_for_save(page, saves)
+    # Changes are saved once they pause: the next save holds the prompt.
     page.fill("#id_prompt", "a yellow field")
     wait_for_save(page, saves)
 

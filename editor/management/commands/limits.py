@@ -36,8 +36,10 @@ def money(value: str) -> Decimal | str:
         amount = Decimal(value.strip().lstrip("$"))
     except InvalidOperation as error:
         raise CommandError(f"Not an amount in USD: {value!r} (e.g. 5 or 2.50).") from error
-    if amount < 0 or not amount.is_finite():
+    if not amount.is_finite() or amount < 0:
         raise CommandError(f"A limit is 0 or more, not {value!r}.")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise CommandError(f"A limit is in whole cents (such as 2.50), not {value!r}.")
     return amount
 
 
@@ -176,7 +178,14 @@ def _unpriced(value: str) -> dict[str, Any]:
     choice = value.strip().lower()
     if choice in (UnpricedPolicy.BLOCK, UnpricedPolicy.ALLOW):
         return {"unpriced_policy": choice}
-    price = money(value)
-    if price == CLEAR:
+    if choice == CLEAR:
         return {"unpriced_policy": "", "unpriced_price": None}
+    try:
+        price = Decimal(choice.lstrip("$"))
+    except InvalidOperation as error:
+        raise CommandError(
+            f"--unpriced takes block, allow or a price in USD, not {value!r}."
+        ) from error
+    if not price.is_finite() or price < 0:
+        raise CommandError(f"An assumed price is 0 or more, not {value!r}.")
     return {"unpriced_policy": UnpricedPolicy.ASSUME, "unpriced_price": price}

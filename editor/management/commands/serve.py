@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 STOP_GRACE_SECONDS = 20
 # A child that exits is started again after a delay that doubles while it
@@ -104,6 +104,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["pool"] == "gevent" and settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            # Measured: a gevent worker on kombu's filesystem transport takes no message.
+            raise CommandError(
+                "--pool gevent needs a Redis or RabbitMQ broker (CELERY_BROKER_URL); "
+                "the embedded filesystem queue works with --pool threads only."
+            )
         call_command("migrate", interactive=False, verbosity=0)
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         host, port = options["host"], options["port"]
