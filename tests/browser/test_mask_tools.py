@@ -45,18 +45,24 @@ def open_editor(page: Any, width: int, height: int, model: str | None = "GPT Ima
     if model:
         choose_model(page, model)
         page.wait_for_function(painter_shown)
-    # Shortcuts work while not typing: leave the model picker (which takes
-    # the focus back a moment after a pick).
-    page.wait_for_timeout(150)
-    page.locator("#painter-canvas").focus()
-    page.wait_for_function("() => document.activeElement.id === 'painter-canvas'")
+    # Shortcuts work while not typing: leave the model picker.
+    focus_canvas(page)
+
+
+def focus_canvas(page: Any) -> None:
+    """Focus the painter's canvas; the model picker takes the focus back a
+    moment after a pick, so try again until the canvas keeps it."""
+    for _ in range(20):
+        page.locator("#painter-canvas").focus()
+        page.wait_for_timeout(100)
+        if page.evaluate("() => document.activeElement.id") == "painter-canvas":
+            return
+    raise AssertionError("the painter's canvas does not keep the focus")
 
 
 def press_on_canvas(page: Any, key: str) -> None:
-    """Press a painter shortcut with the canvas focused (the model picker may
-    take the focus back a moment after a pick)."""
-    page.locator("#painter-canvas").focus()
-    page.wait_for_function("() => document.activeElement.id === 'painter-canvas'")
+    """Press a painter shortcut with the canvas focused."""
+    focus_canvas(page)
     page.keyboard.press(key)
 
 
