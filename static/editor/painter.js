@@ -73,6 +73,10 @@ export class MaskPainter {
     this.spaceHeld = false;
     this.cursor = null;
     this.animationFrame = 0;
+    // On a phone the edge and overlay settings start folded, so the picture
+    // stays within reach; their keys work either way.
+    const look = root.querySelector("#mask-look");
+    if (look && window.matchMedia("(max-width: 600px)").matches) look.open = false;
     this.bind();
   }
 

@@ -45,11 +45,25 @@ def open_editor(page: Any, width: int, height: int, model: str | None = "GPT Ima
     if model:
         choose_model(page, model)
         page.wait_for_function(painter_shown)
-    # Shortcuts work while not typing: leave the model picker (which takes
-    # the focus back a moment after a pick).
-    page.wait_for_timeout(150)
-    page.locator("#painter-canvas").focus()
-    page.wait_for_function("() => document.activeElement.id === 'painter-canvas'")
+    # Shortcuts work while not typing: leave the model picker.
+    focus_canvas(page)
+
+
+def focus_canvas(page: Any) -> None:
+    """Focus the painter's canvas; the model picker takes the focus back a
+    moment after a pick, so try again until the canvas keeps it."""
+    for _ in range(20):
+        page.locator("#painter-canvas").focus()
+        page.wait_for_timeout(100)
+        if page.evaluate("() => document.activeElement.id") == "painter-canvas":
+            return
+    raise AssertionError("the painter's canvas does not keep the focus")
+
+
+def press_on_canvas(page: Any, key: str) -> None:
+    """Press a painter shortcut with the canvas focused."""
+    focus_canvas(page)
+    page.keyboard.press(key)
 
 
 def drag(page: Any, points: list[Point], *, alt: bool = False, steps: int = 8) -> None:
@@ -131,7 +145,7 @@ def test_rectangle_lasso_and_polygon_reach_the_provider_as_drawn(
     open_editor(page, 1024, 768)
     canvas = page.locator("#painter-canvas")
 
-    page.keyboard.press("m")
+    press_on_canvas(page, "m")
     expect(page.get_by_role("button", name="Rectangle")).to_have_attribute("aria-pressed", "true")
     # The rectangle while it is dragged: an outline, nothing in the mask yet.
     _, to_screen = screen_mapping(page)
@@ -146,13 +160,13 @@ def test_rectangle_lasso_and_polygon_reach_the_provider_as_drawn(
     hole = [(150.0, 150.0), (260.0, 150.0), (260.0, 240.0), (150.0, 240.0)]
     expect(page.locator("#painter-status")).to_contain_text("taken out of the mask")
 
-    page.keyboard.press("l")
+    press_on_canvas(page, "l")
     expect(page.get_by_role("button", name="Lasso")).to_have_attribute("aria-pressed", "true")
     lasso = [(600.0, 80.0), (940.0, 80.0), (770.0, 400.0)]
     drag(page, [*lasso, lasso[0]], steps=30)
     shot(page, "mask-rectangle-hole-and-lasso", full_page=False)
 
-    page.keyboard.press("p")
+    press_on_canvas(page, "p")
     expect(page.get_by_role("button", name="Polygon")).to_have_attribute("aria-pressed", "true")
     polygon = [(120.0, 450.0), (500.0, 470.0), (420.0, 700.0), (160.0, 660.0)]
     for corner in polygon:
@@ -190,7 +204,7 @@ def test_feather_softens_the_edge_shown_and_sent(
     page: Any, celery_worker: Any, fake_openai: OpenAIFake, user: Any, shot: Callable[..., Path]
 ) -> None:
     open_editor(page, 1024, 768)
-    page.keyboard.press("m")
+    press_on_canvas(page, "m")
     drag(page, [(200, 200), (600, 500)])
     shot(page, "mask-rectangle-hard-edge", full_page=False)
     page.eval_on_selector(
@@ -291,7 +305,7 @@ def test_a_polygon_closes_on_its_first_corner_and_can_be_taken_back(
     page: Any, idle_queue: Path
 ) -> None:
     open_editor(page, 800, 600, model=None)
-    page.keyboard.press("p")
+    press_on_canvas(page, "p")
     status = page.locator("#painter-status")
     # Escape drops a polygon under way; nothing reaches the mask.
     for corner in [(100.0, 100.0), (300.0, 100.0)]:
@@ -316,7 +330,7 @@ def test_take_out_mode_subtracts_without_a_modifier_key(
     page: Any, idle_queue: Path, shot: Callable[..., Path]
 ) -> None:
     open_editor(page, 800, 600, model=None)
-    page.keyboard.press("m")
+    press_on_canvas(page, "m")
     drag(page, [(100, 100), (700, 500)])
     picture_colour = sample_canvas(page, (750.0, 550.0))
     take_out = page.get_by_role("button", name="Take out")
@@ -428,7 +442,7 @@ def test_the_extension_feather_and_mask_survive_a_reload(
     page: Any, idle_queue: Path, user: Any, shot: Callable[..., Path]
 ) -> None:
     open_editor(page, 400, 300, model=None)
-    page.keyboard.press("m")
+    press_on_canvas(page, "m")
     drag(page, [(50, 50), (200, 150)])
     page.eval_on_selector(
         "#feather",
