@@ -15,7 +15,7 @@ ms whatever the word. A prefix as a range on the same index (``word >= 'hous'
 AND word < 'hout'``) loses the index's order: every match is read and sorted,
 and a job with "house" and "houses" comes twice. FTS5 (``prefix=``) and a
 tsvector with ``:*`` would need a search per backend, ordered by a sort over
-all matches too. Storing the beginnings costs about four rows per word, the
+all matches too. Storing the beginnings costs two to three rows per word (measured), the
 same trade FTS5's prefix indexes make.
 """
 
