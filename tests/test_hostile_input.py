@@ -301,6 +301,8 @@ ROUTES: dict[str, Fields] = {
     "v1/models/<path:model_id>": Fields(prepare=with_api_token),
     "history/trash/": Fields(),
     "jobs/<uuid:job_id>/row/": Fields(),
+    # Without push configured (as here) it answers 204 at once, never streams.
+    "jobs/<uuid:job_id>/events/": Fields(),
     # Last: they delete or end what the others use.
     "jobs/<uuid:job_id>/cancel/": Fields(),
     "accounts/tokens/<int:token_id>/revoke/": Fields(),
