@@ -14,6 +14,7 @@ from PIL import Image, ImageChops
 from editor.models import ImageRole, Job, JobStatus
 from tests.browser.painting import paint_stroke
 from tests.browser.picker import choose_model
+from tests.browser.running import open_job_page, run_in_place
 from tests.fakes.openai import OpenAIFake
 
 try:
@@ -64,8 +65,9 @@ def test_the_pixels_outside_a_painted_mask_come_back_as_they_were(
     expect(page.locator("#id_keep_outside_mask")).to_be_checked()
     page.fill("#id_prompt", "a river through the middle")
     shot(page, "fidelity-editor-box-ticked")
-    page.click("#job-form button[type=submit]")
-    page.wait_for_url("**/jobs/*/")
+    run_in_place(page)
+    expect(page.locator("#run-panel")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    open_job_page(page)
     expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(page.locator(".mask-leak")).to_contain_text("Leak: 100 %")
     expect(page.locator(".raw-result figcaption")).to_contain_text("Provider's raw output")
