@@ -334,7 +334,14 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844
     editor_url = page.url
     run_button.tap()
-    wait_for_run(page, editor_url=editor_url)
+    try:
+        wait_for_run(page, editor_url=editor_url)
+    except AssertionError:
+        # Seen once in a long CI run: the emulated tap reached no submit (the
+        # page showed no error and had sent nothing). A person taps again.
+        assert not Job.objects.exists(), "a job was made but the run panel never showed"
+        run_button.tap()
+        wait_for_run(page, editor_url=editor_url)
     wait_for_results(page, 2)
     shot(page, "workspace-phone-variations")
     page.locator("#run-panel .variation").nth(1).tap()
