@@ -136,6 +136,11 @@ def test_the_estimate_is_shown_before_run_and_follows_the_choices(
     page.locator("#id_n").dispatch_event("change")
     expect(estimate).to_contain_text("This run: $0.048")
     choose_model(page, "GPT Image 2", typed="image 2")
+    gpt_image_2 = ImageModel.objects.get(model_id="gpt-image-2")
+    expect(page.locator("#model-fields")).to_have_attribute("data-model", str(gpt_image_2.pk))
+    # One image, so the figure is the model's own high-quality price.
+    page.fill("#id_n", "1")
+    page.locator("#id_n").dispatch_event("change")
     page.select_option("#id_quality", "high")
     expect(estimate).to_contain_text("This run: ≈ $0.21")
     shot(page, "editor-estimate-before-run")
