@@ -35,6 +35,7 @@ def test_the_account_page_shows_my_spend_this_month_by_day_and_model(
     # Last month's and Bob's spending are not Alice's this month.
     spent(user=alice, cost="5", at=now - timedelta(days=40))
     spent(user=bob, cost="9.99", at=now, model="bobs-secret-model")
+    alice_client.get("/accounts/")  # the first request caches the session's user
     # Session and user, this month's totals, and the limits that apply
     # (site default, the user's groups, the user's own).
     with django_assert_max_num_queries(9):
