@@ -422,7 +422,9 @@ else:
 # gevent for hundreds of open job pages per process.
 WEB_WORKER_CLASS = env_str("WEB_WORKER_CLASS", "gthread")
 # The worker pool `serve` starts: threads, or gevent (README, Production).
-CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
+# Named apart from Celery's own worker_pool setting, which would override a
+# worker's --pool on the command line; serve passes it as --pool.
+DARKROOM_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
 # Job changes pushed to open job pages (editor/events.py): a Redis URL. By
 # default the broker's Redis, when the broker is Redis and the web server runs
 # gevent (an open page holds a connection; with threads it would hold a

@@ -99,7 +99,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pool",
             choices=["threads", "gevent"],
-            default=settings.CELERY_WORKER_POOL,
+            default=settings.DARKROOM_WORKER_POOL,
             help="The worker's pool (see README, Production: sizing).",
         )
 
