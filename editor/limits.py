@@ -118,6 +118,19 @@ class Limits:
     # or "environment", by field name (monthly_limit, ...).
     sources: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> Limits:
+        """From resolved values keyed by field name, as site_defaults() gives them."""
+        return cls(
+            monthly=values["monthly_limit"],
+            daily=values["daily_limit"],
+            max_active_jobs=values["max_active_jobs"],
+            jobs_per_minute=values["jobs_per_minute"],
+            unpriced_policy=values["unpriced_policy"],
+            unpriced_price=values["unpriced_price"],
+            sources=values["sources"],
+        )
+
     @property
     def has_budget(self) -> bool:
         return self.monthly is not None or self.daily is not None
@@ -180,15 +193,7 @@ def limits_for(user: User) -> Limits:
         if own.get(name) is not None:
             values[name] = own[name]
             values["sources"][name] = "user"
-    return Limits(
-        monthly=values["monthly_limit"],
-        daily=values["daily_limit"],
-        max_active_jobs=values["max_active_jobs"],
-        jobs_per_minute=values["jobs_per_minute"],
-        unpriced_policy=values["unpriced_policy"],
-        unpriced_price=values["unpriced_price"],
-        sources=values["sources"],
-    )
+    return Limits.from_values(values)
 
 
 # --- Periods and spend ---------------------------------------------------------------

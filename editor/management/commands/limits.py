@@ -121,15 +121,7 @@ class Command(BaseCommand):
         defaults = limits.site_defaults()
         self.stdout.write("Site-wide default")
         self._write_limits(
-            limits.Limits(
-                monthly=defaults["monthly_limit"],
-                daily=defaults["daily_limit"],
-                max_active_jobs=defaults["max_active_jobs"],
-                jobs_per_minute=defaults["jobs_per_minute"],
-                unpriced_policy=defaults["unpriced_policy"],
-                unpriced_price=defaults["unpriced_price"],
-                sources=defaults["sources"],
-            ),
+            limits.Limits.from_values(defaults),
             unpriced=True,
         )
         month = limits.month_of(now)
