@@ -320,7 +320,7 @@ def s3_storage(moto_endpoint: str, settings: Any) -> str:
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "webapp.object_storage.S3Storage",
             "OPTIONS": {
                 "bucket_name": bucket,
                 "endpoint_url": moto_endpoint,

@@ -333,7 +333,7 @@ MEDIA_URL = None
 DARKROOM_STORAGE = env_str("DARKROOM_STORAGE", "local")
 if DARKROOM_STORAGE == "s3":
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "webapp.object_storage.S3Storage",
         "OPTIONS": {
             "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,

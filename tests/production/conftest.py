@@ -347,7 +347,7 @@ def s3_media(moto_s3: MotoS3, settings: Any) -> Any:
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "webapp.object_storage.S3Storage",
             "OPTIONS": {
                 "bucket_name": "darkroom-test",
                 "endpoint_url": moto_s3.endpoint,

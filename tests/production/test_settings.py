@@ -175,7 +175,7 @@ def test_s3_media_is_private_presigned_and_never_overwritten(tmp_path: Path) -> 
         DARKROOM_PRESIGNED_URL_SECONDS="120",
     )
     storage = config["storages"]["default"]
-    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["BACKEND"] == "webapp.object_storage.S3Storage"
     options = storage["OPTIONS"]
     assert options["bucket_name"] == "darkroom-media"
     assert options["endpoint_url"] == "https://s3.example.net"
