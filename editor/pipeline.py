@@ -299,6 +299,18 @@ def _build_request(job: Job) -> ImageRequest:
     )
 
 
+def _image_store_released(
+    *, job: Job, role: str, position: int, data: bytes, info: imaging.ImageInfo
+) -> None:
+    """``image_store`` without holding a database connection over the upload.
+
+    Writing a file to object storage takes far longer than writing its row;
+    hundreds of jobs storing at once would otherwise need a connection each.
+    """
+    release_connection()
+    image_store(job=job, role=role, position=position, data=data, info=info)
+
+
 def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> None:
     mine = Job.objects.filter(pk=job.pk, deliveries=job.deliveries)
     if not mine.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELED]).exists():
@@ -331,10 +343,12 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         lined_up = lined_up or finished.changed
         if finished.changed and (ImageRole.RAW, position) not in stored:
             # The answer as received goes first: it is what was paid for.
-            image_store(job=job, role=ImageRole.RAW, position=position, data=image.data, info=info)
+            _image_store_released(
+                job=job, role=ImageRole.RAW, position=position, data=image.data, info=info
+            )
         if (ImageRole.RESULT, position) not in stored:
             shown = finishing.finished_info(finished) if finished.changed else info
-            image_store(
+            _image_store_released(
                 job=job,
                 role=ImageRole.RESULT,
                 position=position,
@@ -347,7 +361,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         info = imaging.inspect_image(
             result.sent_mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
         )
-        image_store(
+        _image_store_released(
             job=job,
             role=ImageRole.SENT_MASK,
             position=0,
