@@ -34,6 +34,10 @@ def model_lookup(*, user: Any, name: str, mode: str) -> ImageModel:
         if default is None:
             raise ApiError(404, "No model is available to you for this.", code="model_not_found")
         return default
+    if not name.isprintable():
+        # No model id holds control characters, and PostgreSQL refuses a NUL
+        # in a query before it could say so.
+        raise _not_found(name)
     provider, _, model_id = name.partition("/")
     if model_id:
         found = models.filter(provider__name=provider, model_id=model_id).first()
@@ -50,9 +54,14 @@ def model_lookup(*, user: Any, name: str, mode: str) -> ImageModel:
             code="model_ambiguous",
             param="model",
         )
-    raise ApiError(
+    raise _not_found(name)
+
+
+def _not_found(name: str) -> ApiError:
+    shown = name if name.isprintable() else name.encode("unicode_escape").decode()
+    return ApiError(
         404,
-        f"The model “{name}” does not exist or is not available to you. "
+        f"The model “{shown}” does not exist or is not available to you. "
         "GET /v1/models lists the models you may use.",
         code="model_not_found",
         param="model",
