@@ -64,17 +64,38 @@ const liveSection = document.querySelector("[data-poll]");
 const jobId = liveSection?.getAttribute("hx-get")?.match(/\/jobs\/([0-9a-f-]+)\//)?.[1];
 if (jobId && window.htmx) {
   let refreshing = false;
+  let inFlight = false;
+  let refreshAgain = false;
   document.addEventListener("htmx:confirm", (event) => {
     if (!refreshing && event.detail.elt?.hasAttribute?.("data-poll")) event.preventDefault();
   });
-  watchJob(jobId, () => {
-    const current = document.querySelector("#job-status");
-    if (!current) return;
-    refreshing = true;
-    try {
-      window.htmx.ajax("GET", `/jobs/${jobId}/status/`, { source: current, target: current, swap: "outerHTML" });
-    } finally {
-      refreshing = false;
+  // htmx drops a request from an element that already has one in flight, so
+  // a change that arrives while the last one is being fetched (running, then
+  // succeeded a moment later) fetches again once that answer is in.
+  const refresh = async () => {
+    if (inFlight) {
+      refreshAgain = true;
+      return;
     }
-  });
+    inFlight = true;
+    do {
+      refreshAgain = false;
+      const current = document.querySelector("#job-status");
+      if (!current) break;
+      refreshing = true;
+      let request;
+      try {
+        request = window.htmx.ajax("GET", `/jobs/${jobId}/status/`, { source: current, target: current, swap: "outerHTML" });
+      } finally {
+        refreshing = false;
+      }
+      try {
+        await request;
+      } catch {
+        // The next change, or the stream's periodic re-read, tries again.
+      }
+    } while (refreshAgain);
+    inFlight = false;
+  };
+  watchJob(jobId, refresh);
 }
