@@ -11,6 +11,7 @@ from editor import pipeline
 from editor.models import ImageRole, Job, JobImage
 from tests.factories import make_job
 from tests.images import open_bytes
+from tests.media_helpers import body_of, is_presigned_redirect
 
 
 def stored_result(user: Any) -> JobImage:
@@ -26,9 +27,8 @@ def test_a_result_is_stored_without_a_thumbnail_and_gets_one_when_first_asked(
     assert not result.thumbnail
     before = Job.objects.get(pk=result.job_id).stored_bytes
     response = alice_client.get(f"/images/{result.pk}/thumb/")
-    assert response.status_code == 200
-    assert response["Content-Type"] == "image/webp"
-    small = open_bytes(b"".join(response.streaming_content))  # type: ignore[attr-defined]
+    assert response.status_code == 200 or is_presigned_redirect(response)
+    small = open_bytes(body_of(response))
     assert small.format == "WEBP"
     result.refresh_from_db()
     assert result.thumbnail and default_storage.exists(result.thumbnail.name)
@@ -37,7 +37,8 @@ def test_a_result_is_stored_without_a_thumbnail_and_gets_one_when_first_asked(
     assert Job.objects.get(pk=result.job_id).stored_bytes == before + result.thumbnail_bytes
     # Kept: the second request serves the same file.
     name = result.thumbnail.name
-    assert alice_client.get(f"/images/{result.pk}/thumb/").status_code == 200
+    again = alice_client.get(f"/images/{result.pk}/thumb/")
+    assert again.status_code == 200 or is_presigned_redirect(again)
     result.refresh_from_db()
     assert result.thumbnail.name == name
 
@@ -54,5 +55,4 @@ def test_an_unreadable_file_is_served_whole_instead(alice: Any, alice_client: Cl
     with default_storage.open(result.file.name, "wb") as handle:
         handle.write(b"not an image any more")
     response = alice_client.get(f"/images/{result.pk}/thumb/")
-    assert response.status_code == 200
-    assert b"".join(response.streaming_content) == b"not an image any more"  # type: ignore[attr-defined]
+    assert body_of(response) == b"not an image any more"
