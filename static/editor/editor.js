@@ -6,13 +6,15 @@
 // reordered), builds the request body in the user's order with the painted
 // mask, shows the run and its results beside the image, and keeps the whole
 // workspace in IndexedDB so a reload, Back or a crashed tab loses nothing.
-import "./poll-when-visible.js";
+import "./elapsed.js";
+import "./polling.js";
 import { CompareOverlay } from "./compare.js";
 import { watchEstimate } from "./cost-estimate.js";
 import { renderFilmstrip } from "./filmstrip.js";
 import { enhanceModelPicker } from "./model-picker.js";
 import { watchOutpaint } from "./outpaint.js";
 import { MaskPainter } from "./painter.js";
+import { keepRunPanelLive } from "./run-panel-live.js";
 import { watchSizeFields } from "./size-field.js";
 import { workspaceStore } from "./workspace-store.js";
 
@@ -706,6 +708,7 @@ function setUp(form) {
   /** After the run panel was drawn or refreshed: keep the choice, or choose the first result. */
   function runUpdated({ showChosen = true } = {}) {
     const panel = runPanel();
+    keepRunPanelLive(panel);
     runArea.hidden = !panel.dataset.job && !frames.length;
     if (!panel.dataset.job || !run) return;
     const found = variations();

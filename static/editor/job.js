@@ -6,7 +6,8 @@
 // being set up again. Without JavaScript the thumbnails are links
 // (?variation=N) that the server answers with that variation on show.
 
-import { watchJob } from "./live-status.js";
+import "./elapsed.js";
+import { keepSectionLive } from "./live-section.js";
 
 document.addEventListener("input", (event) => {
   const range = event.target.closest?.(".compare-range");
@@ -56,46 +57,9 @@ function showVariation(link) {
   window.history.replaceState(window.history.state, "", url);
 }
 
-// Live status: pushed (live-status.js) instead of htmx's one-second poll.
-// The section's own hx-trigger stays as the page's refresh without this
-// module; while the module watches, those polls are cancelled, and each
-// change fetches the section once.
-const liveSection = document.querySelector("[data-poll]");
+// Live status: pushed (live-section.js) instead of htmx's one-second poll.
+const liveSection = document.querySelector("#job-status[data-poll]");
 const jobId = liveSection?.getAttribute("hx-get")?.match(/\/jobs\/([0-9a-f-]+)\//)?.[1];
 if (jobId && window.htmx) {
-  let refreshing = false;
-  let inFlight = false;
-  let refreshAgain = false;
-  document.addEventListener("htmx:confirm", (event) => {
-    if (!refreshing && event.detail.elt?.hasAttribute?.("data-poll")) event.preventDefault();
-  });
-  // htmx drops a request from an element that already has one in flight, so
-  // a change that arrives while the last one is being fetched (running, then
-  // succeeded a moment later) fetches again once that answer is in.
-  const refresh = async () => {
-    if (inFlight) {
-      refreshAgain = true;
-      return;
-    }
-    inFlight = true;
-    do {
-      refreshAgain = false;
-      const current = document.querySelector("#job-status");
-      if (!current) break;
-      refreshing = true;
-      let request;
-      try {
-        request = window.htmx.ajax("GET", `/jobs/${jobId}/status/`, { source: current, target: current, swap: "outerHTML" });
-      } finally {
-        refreshing = false;
-      }
-      try {
-        await request;
-      } catch {
-        // The next change, or the stream's periodic re-read, tries again.
-      }
-    } while (refreshAgain);
-    inFlight = false;
-  };
-  watchJob(jobId, refresh);
+  keepSectionLive({ jobId, url: `/jobs/${jobId}/status/`, selector: "#job-status" });
 }

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from editor import pipeline
+from editor.models import Job
 from tests.factories import make_job
 from tests.services import service_missing
 
@@ -72,3 +73,45 @@ def test_without_push_the_page_polls_and_idle_polls_are_304(
     expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded")
     expect(page.locator(".compare-range")).to_have_count(1)
     shot(page, "live-status-polled-succeeded")
+
+
+@pytest.mark.parametrize("push", [True, False], ids=["pushed", "polled"])
+def test_the_run_panel_follows_its_job_and_counts_the_wait_by_itself(
+    page: Any,
+    idle_queue: Path,
+    user: Any,
+    settings: Any,
+    push: bool,
+    shot: Callable[..., Path],
+) -> None:
+    if push:
+        import redis
+
+        try:
+            redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
+        except redis.RedisError:
+            service_missing("needs a Redis server on 127.0.0.1:6379")
+    settings.DARKROOM_EVENTS_URL = EVENTS_URL if push else ""
+    panel_fetches: list[str] = []
+    page.on(
+        "request",
+        lambda request: "/editor/runs/" in request.url and panel_fetches.append(request.url),
+    )
+    page.goto("/")
+    page.wait_for_selector("#job-form[data-workspace=ready]", state="attached")
+    page.fill("#id_prompt", "a quiet harbour")
+    page.click("#job-form button[type=submit]")
+    panel = page.locator("#run-panel")
+    expect(panel).to_have_attribute("data-status", "queued")
+    waited = panel.locator("[data-elapsed]")
+    first = int(waited.inner_text())
+    # Playwright reports requests only while the test waits through them.
+    page.wait_for_timeout(3000)
+    # Nothing changed: the panel was not fetched again, yet its count went on.
+    assert panel_fetches == []
+    assert int(waited.inner_text()) >= first + 2
+    shot(page, f"run-panel-{'pushed' if push else 'polled'}-queued")
+    pipeline.run_job(job_id=str(Job.objects.get(owner=user).pk))
+    expect(panel).to_have_attribute("data-status", "succeeded")
+    expect(panel.locator(".variation")).to_have_count(1)
+    assert panel_fetches
