@@ -81,8 +81,9 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]:
     """Server-sent events for one job: its version now, then at each change.
 
-    ``read_version()`` returns the job's current ``JobVersion`` (one query);
-    the stream ends once the job is final. Subscribed before the first read,
+    ``read_version()`` returns the job's current ``JobVersion`` (one query),
+    or None once the job is gone; the stream ends then, or once the job is
+    final (the browser's reconnection then gets a 404 and stops). Subscribed before the first read,
     so a change between the two is never missed.
     """
     pubsub = _client().pubsub(ignore_subscribe_messages=True)
@@ -94,6 +95,8 @@ def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]
         yield b"retry: 1000\n\n"
         while True:
             version = read_version()
+            if version is None:
+                return
             if version.etag != sent_etag:
                 sent_etag = version.etag
                 yield sse("change", {"etag": version.etag, "final": version.is_final})

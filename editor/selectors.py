@@ -79,7 +79,8 @@ def job_version(*, user: User, job_id: uuid.UUID | str) -> JobVersion:
     )
     try:
         row = (
-            Job.objects.filter(pk=job_id, owner_id=user.pk)
+            # A job in the trash answers 404, as its page does.
+            Job.objects.filter(pk=job_id, owner_id=user.pk, trashed__isnull=True)
             .annotate(ahead=Subquery(queued_ahead))
             .values_list(
                 "status",

@@ -358,9 +358,11 @@ def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
         return HttpResponse(status=204)
     user = request.user
 
-    def read_version() -> selectors.JobVersion:
+    def read_version() -> selectors.JobVersion | None:
         try:
             return selectors.job_version(user=user, job_id=job_id)
+        except Http404:
+            return None  # deleted or trashed meanwhile: the stream ends
         finally:
             # The stream mostly waits: it holds no connection meanwhile.
             release_connection()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from editor import events, pipeline
 from editor.models import Job, JobStage, JobStatus
@@ -90,3 +91,18 @@ def test_without_push_the_page_is_told_to_poll(
     job = make_job(user=alice)
     # 204: EventSource stops reconnecting; the page keeps its polling.
     assert alice_client.get(f"/jobs/{job.pk}/events/").status_code == 204
+
+
+def test_a_job_trashed_while_watched_ends_its_stream_and_then_answers_404(
+    push: None, alice: Any, alice_client: Client, transactional_db: None
+) -> None:
+    job = make_job(user=alice)
+    response = alice_client.get(f"/jobs/{job.pk}/events/")
+    stream = iter(response.streaming_content)  # type: ignore[attr-defined]
+    assert next(read_events(stream))["final"] is False
+    Job.objects.filter(pk=job.pk).update(trashed=timezone.now())
+    events.job_changed(job.pk)
+    # The stream ends (no error, no more events) instead of failing mid-way.
+    assert list(read_events(stream)) == []
+    assert alice_client.get(f"/jobs/{job.pk}/events/").status_code == 404
+    assert alice_client.get(f"/jobs/{job.pk}/status/").status_code == 404

@@ -36,6 +36,11 @@ export function watchJob(jobId, onChange, { pollMs = POLL_MS } = {}) {
         const headers = { "HX-Request": "true" };
         if (etag) headers["If-None-Match"] = etag;
         const response = await fetch(statusUrl, { headers, credentials: "same-origin" });
+        if (response.status === 404) {
+          // Deleted, or moved to the trash: nothing more will change here.
+          stop();
+          return;
+        }
         const seen = response.headers.get("ETag");
         if (response.status === 200 || response.status === 286) {
           const first = etag === null;

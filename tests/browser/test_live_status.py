@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from editor import pipeline
 from editor.models import Job
@@ -115,3 +116,21 @@ def test_the_run_panel_follows_its_job_and_counts_the_wait_by_itself(
     expect(panel).to_have_attribute("data-status", "succeeded")
     expect(panel.locator(".variation")).to_have_count(1)
     assert panel_fetches
+
+
+def test_a_job_trashed_elsewhere_stops_its_open_page_asking(
+    page: Any, idle_queue: Path, user: Any, settings: Any
+) -> None:
+    settings.DARKROOM_EVENTS_URL = ""
+    job = make_job(user=user)
+    polls = status_requests(page)
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    page.wait_for_timeout(1500)
+    Job.objects.filter(pk=job.pk).update(trashed=timezone.now())
+    # Playwright reports responses only while the test waits through it.
+    page.wait_for_timeout(4000)
+    answers = [response.status for response in polls]
+    # One 404, then silence: nothing more will change on this page.
+    assert answers.count(404) == 1, answers
+    assert answers[-1] == 404, answers

@@ -111,7 +111,9 @@ def test_with_fidelity_on_the_pixels_outside_the_mask_stay_the_inputs(
     assert "Leak: <strong>100 %</strong>" in page
     assert "Provider's raw output" in page
     assert f"/images/{raw.pk}/download/" in page
-    assert "Kept everything outside the mask" in page
+    # Said once, by the job's notice.
+    assert page.count("Kept everything outside the mask") == 1
+    assert "put your original pixels back" not in page
     described = client.get(f"/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()
     assert described["mask_leak"] == 1
     assert described["raw_outputs"][0]["url"].endswith(f"/images/{raw.pk}/")
