@@ -880,16 +880,32 @@ function setUp(form) {
   // --- Workspace: kept in IndexedDB -------------------------------------------------
 
   let savedMask = { version: -1, blob: null };
+  let maskExport = null;
 
   function scheduleSave() {
-    if (restored) store.schedule(snapshot);
+    if (!restored) return;
+    // Encoded now rather than when the save runs, so a page left right after
+    // a stroke still finds the mask ready to save.
+    exportMask();
+    store.schedule(snapshot);
+  }
+
+  function exportMask() {
+    if (savedMask.version === maskVersion) return Promise.resolve();
+    if (maskExport?.version === maskVersion) return maskExport.done;
+    const version = maskVersion;
+    const empty = !painter.image || painter.isEmpty();
+    const done = (empty ? Promise.resolve(null) : painter.exportPaintedBlob()).then((blob) => {
+      // A stroke made meanwhile leaves this one a version behind, still
+      // better saved than nothing; the next save encodes the newer one.
+      if (version > savedMask.version) savedMask = { version, blob };
+    });
+    maskExport = { version, done };
+    return done;
   }
 
   async function snapshot() {
-    if (savedMask.version !== maskVersion) {
-      const empty = !painter.image || painter.isEmpty();
-      savedMask = { version: maskVersion, blob: empty ? null : await painter.exportPaintedBlob() };
-    }
+    if (savedMask.version !== maskVersion) await exportMask();
     return {
       version: SNAPSHOT_VERSION,
       items: items.map(({ file, sourceId, name, width, height }) => ({ file, sourceId, name, width, height })),
@@ -905,6 +921,18 @@ function setUp(form) {
       frames,
       currentFrame,
       dirty,
+    };
+  }
+
+  /** The part of the snapshot that can be written while the page is being left. */
+  function textFields() {
+    return {
+      version: SNAPSHOT_VERSION,
+      prompt: promptInput.value,
+      model: select.value,
+      parameters: parameterValues(),
+      parent: parentInput.value,
+      keepMask: keepMask.checked,
     };
   }
 
@@ -1033,14 +1061,14 @@ function setUp(form) {
     if (event.target.closest("#model-fields")) scheduleSave();
   });
   window.addEventListener("beforeunload", (event) => {
-    store.flush();
+    if (restored) store.flush(textFields());
     if (dirty && hasWork()) {
       event.preventDefault();
       event.returnValue = "";
     }
   });
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") store.flush();
+    if (restored && document.visibilityState === "hidden") store.flush(textFields());
   });
 
   const shortcuts = document.getElementById("shortcuts");

@@ -258,6 +258,46 @@ def test_the_workspace_survives_a_reload_mid_edit(
     expect(page.locator("#id_prompt")).to_have_value("")
 
 
+# Saves made while window.dropSaves is set write nothing, as when the tab goes
+# away before an asynchronous IndexedDB save lands.
+DROP_SAVES = """
+const put = IDBObjectStore.prototype.put;
+IDBObjectStore.prototype.put = function (...args) {
+  if (window.dropSaves) return put.call(this, undefined, "dropped");
+  return put.apply(this, args);
+};
+"""
+
+
+def test_text_typed_just_before_leaving_is_kept_when_the_last_save_does_not_land(
+    page: Any, idle_queue: Path, user: Any
+) -> None:
+    page.add_init_script(DROP_SAVES)
+    page.goto("/")
+    wait_for_workspace(page)
+    page.set_input_files("#id_images", [png(400, 300, (200, 40, 40))])
+    wait_for_painter(page)
+    start, end, size = (10.0, 10.0), (100.0, 80.0), 20
+    saves = saved_count(page)
+    view = paint_stroke(page, start, end, size)
+    # Past the save that waits for the stroke to pause, and its landing.
+    page.wait_for_timeout(1000)
+    assert saved_count(page) > saves
+    page.evaluate("window.dropSaves = true")
+    page.fill("#id_prompt", "typed just before leaving")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.reload()
+    wait_for_workspace(page)
+    expect(page.locator("#id_prompt")).to_have_value("typed just before leaving")
+    wait_for_painter(page)
+    page.click("#job-form button[type=submit]")
+    expect(page.locator("#run-panel")).to_have_attribute("data-status", "queued")
+    job = Job.objects.get(owner=user)
+    assert job.prompt == "typed just before leaving"
+    # The rest comes from the last save that landed.
+    assert_mask_is_stroke(stored_mask(job), start, end, size / 2, 1.5 + 1 / view["scale"])
+
+
 def stored_mask(job: Job) -> Image.Image:
     with job.images.get(role=ImageRole.MASK).file.open("rb") as handle:
         mask = Image.open(io.BytesIO(handle.read()))
