@@ -42,6 +42,17 @@ def media_dir(settings: Any, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def sessions_cache_dir(settings: Any, tmp_path: Path) -> None:
+    """Every test keeps its cached sessions in its own folder (the embedded
+    file cache), not in var/: the file cache lists its whole folder on each
+    write, which slowed the suite as sessions piled up."""
+    sessions = settings.CACHES.get("sessions", {})
+    if sessions.get("BACKEND", "").endswith("FileBasedCache"):
+        location = tmp_path / "sessions-cache"
+        settings.CACHES = {**settings.CACHES, "sessions": {**sessions, "LOCATION": str(location)}}
+
+
+@pytest.fixture(autouse=True)
 def signup_open(settings: Any) -> None:
     """Tests sign up freely unless they set another mode: the default depends
     on DEBUG and DATABASE_URL, which differ between test runs."""

@@ -17,9 +17,10 @@ import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.test.client import ClientHandler
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -48,6 +49,7 @@ class World:
     bobs_job: Job
     bobs_image: JobImage
     bobs_mask: JobImage
+    handler: ClientHandler
 
 
 @pytest.fixture
@@ -86,6 +88,7 @@ def world(alice: User, bob: User, offline_model: ImageModel, settings: Any) -> W
         bobs_job=bobs_job,
         bobs_image=bobs_job.images.get(role=ImageRole.INPUT),
         bobs_mask=bobs_job.images.get(role=ImageRole.MASK),
+        handler=ClientHandler(enforce_csrf_checks=False),
     )
 
 
@@ -403,7 +406,13 @@ def send(
     fields = ROUTES[route]
     AccessAttempt.objects.all().delete()
     cache.clear()
+    # Each request logs in anew; the embedded session cache lists its whole
+    # folder on every write, so earlier requests' sessions would pile up.
+    caches["sessions"].clear()
     client = Client(raise_request_exception=False)
+    # A fresh client (no cookies, no headers) for each request, with the
+    # middleware loaded once: loading it scans every static file (WhiteNoise).
+    client.handler = world.handler
     if not fields.anonymous:
         client.force_login(world.alice)
     fields.prepare(client, world)
@@ -461,6 +470,7 @@ def test_malformed_bodies_are_readable_refusals(world: World) -> None:
         url = route_urls(route, world)[0]
         for content_type, body in bodies:
             client = Client(raise_request_exception=False)
+            client.handler = world.handler
             if not fields.anonymous:
                 client.force_login(world.alice)
             fields.prepare(client, world)
