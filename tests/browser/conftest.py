@@ -150,6 +150,8 @@ def page(open_context: Callable[..., Any]) -> Any:
     in_flight: set[Any] = set()
     page.on("request", lambda request: in_flight.add(request))
     page.on("requestfinished", lambda request: in_flight.discard(request))
+    # Answered: a 304 gets no "requestfinished", and a stream never finishes.
+    page.on("response", lambda response: in_flight.discard(response.request))
     page.on("requestfailed", lambda request: in_flight.discard(request))
     yield page
     # A request the live server is still answering (lazy thumbnails, say)
