@@ -19,11 +19,17 @@ document.addEventListener("htmx:confirm", (event) => {
 export function keepSectionLive({ jobId, url, selector }) {
   let inFlight = false;
   let again = false;
+  // A change that came while the tab was hidden, fetched once it is shown.
+  let missed = false;
 
   // htmx drops a request from an element that already has one in flight, so
   // a change that arrives while the last one is being fetched (running, then
   // succeeded a moment later) fetches again once that answer is in.
   const refresh = async () => {
+    if (document.visibilityState !== "visible") {
+      missed = true;
+      return;
+    }
     if (inFlight) {
       again = true;
       return;
@@ -49,10 +55,18 @@ export function keepSectionLive({ jobId, url, selector }) {
     inFlight = false;
   };
 
+  const onVisible = () => {
+    if (document.visibilityState !== "visible" || !missed) return;
+    missed = false;
+    refresh();
+  };
+
   watched.add(selector);
+  document.addEventListener("visibilitychange", onVisible);
   const stopWatching = watchJob(jobId, refresh);
   return () => {
     watched.delete(selector);
+    document.removeEventListener("visibilitychange", onVisible);
     stopWatching();
   };
 }

@@ -20,7 +20,16 @@ export function watchJob(jobId, onChange, { pollMs = POLL_MS } = {}) {
     stopped = true;
     clearTimeout(timer);
     source?.close();
+    document.removeEventListener("visibilitychange", onVisible);
   };
+
+  // Back on the tab: ask at once instead of at the next tick.
+  const onVisible = () => {
+    if (document.visibilityState !== "visible" || stopped || pushing) return;
+    clearTimeout(timer);
+    poll();
+  };
+  document.addEventListener("visibilitychange", onVisible);
 
   const changed = (final) => {
     if (stopped) return;

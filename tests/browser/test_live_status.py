@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from editor import pipeline
 from editor.models import Job
+from tests.browser.test_job_page import SET_VISIBILITY
 from tests.factories import make_job
 from tests.services import service_missing
 
@@ -134,3 +135,26 @@ def test_a_job_trashed_elsewhere_stops_its_open_page_asking(
     # One 404, then silence: nothing more will change on this page.
     assert answers.count(404) == 1, answers
     assert answers[-1] == 404, answers
+
+
+def test_a_change_pushed_while_the_tab_is_hidden_shows_when_it_is_back(
+    page: Any, idle_queue: Path, user: Any, settings: Any
+) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        service_missing("needs a Redis server on 127.0.0.1:6379")
+    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+    job = make_job(user=user)
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    page.wait_for_timeout(500)  # the stream is open
+    page.evaluate(SET_VISIBILITY, "hidden")
+    pipeline.run_job(job_id=str(job.pk))
+    # Hidden: nothing is fetched for a tab nobody looks at.
+    page.wait_for_timeout(1500)
+    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    page.evaluate(SET_VISIBILITY, "visible")
+    expect(page.locator(".badge")).to_have_attribute("data-status", "succeeded", timeout=3000)
