@@ -26,6 +26,17 @@ pytestmark = [pytest.mark.browser]
 EVENTS_URL = "redis://127.0.0.1:6379/5"
 
 
+def push_on(settings: Any) -> None:
+    """Push job changes over the machine's Redis (a database of these tests' own)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        service_missing("needs a Redis server on 127.0.0.1:6379")
+    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+
+
 def status_requests(page: Any) -> list[Any]:
     seen: list[Any] = []
     page.on("response", lambda response: "/status/" in response.url and seen.append(response))
@@ -35,13 +46,7 @@ def status_requests(page: Any) -> list[Any]:
 def test_a_pushed_change_updates_the_page_without_polling(
     page: Any, idle_queue: Path, user: Any, settings: Any, shot: Callable[..., Path]
 ) -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        service_missing("needs a Redis server on 127.0.0.1:6379")
-    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+    push_on(settings)
     job = make_job(user=user)
     polls = status_requests(page)
     page.goto(f"/jobs/{job.pk}/")
@@ -87,13 +92,9 @@ def test_the_run_panel_follows_its_job_and_counts_the_wait_by_itself(
     shot: Callable[..., Path],
 ) -> None:
     if push:
-        import redis
-
-        try:
-            redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
-        except redis.RedisError:
-            service_missing("needs a Redis server on 127.0.0.1:6379")
-    settings.DARKROOM_EVENTS_URL = EVENTS_URL if push else ""
+        push_on(settings)
+    else:
+        settings.DARKROOM_EVENTS_URL = ""
     panel_fetches: list[str] = []
     page.on(
         "request",
@@ -140,13 +141,7 @@ def test_a_job_trashed_elsewhere_stops_its_open_page_asking(
 def test_a_change_pushed_while_the_tab_is_hidden_shows_when_it_is_back(
     page: Any, idle_queue: Path, user: Any, settings: Any
 ) -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        service_missing("needs a Redis server on 127.0.0.1:6379")
-    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+    push_on(settings)
     job = make_job(user=user)
     page.goto(f"/jobs/{job.pk}/")
     expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
