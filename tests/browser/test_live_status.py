@@ -113,11 +113,14 @@ def test_the_run_panel_follows_its_job_and_counts_the_wait_by_itself(
     # Nothing changed: the panel was not fetched again, yet its count went on.
     assert panel_fetches == []
     assert int(waited.inner_text()) >= first + 2
+    # Nothing to continue from yet.
+    expect(page.locator("#continue-button")).to_be_hidden()
     shot(page, f"run-panel-{'pushed' if push else 'polled'}-queued")
     pipeline.run_job(job_id=str(Job.objects.get(owner=user).pk))
     expect(panel).to_have_attribute("data-status", "succeeded")
     expect(panel.locator(".variation")).to_have_count(1)
     assert panel_fetches
+    expect(page.locator("#continue-button")).to_be_visible()
 
 
 def test_a_job_trashed_elsewhere_stops_its_open_page_asking(
