@@ -27,6 +27,21 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+# A Redis database of the tests' own, on the machine's Redis, for job pushes.
+EVENTS_URL = "redis://127.0.0.1:6379/5"
+
+
+def push_job_changes(settings: Any) -> None:
+    """Push job changes over that Redis (DARKROOM_EVENTS_URL), or skip without it."""
+    import redis
+
+    try:
+        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        service_missing("needs a Redis server on 127.0.0.1:6379")
+    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,21 +15,12 @@ from django.utils import timezone
 from editor import events, pipeline
 from editor.models import Job, JobStage, JobStatus
 from tests.factories import make_job
-from tests.services import service_missing
-
-# A Redis database of these tests' own, on the machine's Redis.
-EVENTS_URL = "redis://127.0.0.1:6379/5"
+from tests.services import push_job_changes
 
 
 @pytest.fixture
 def push(settings: Any) -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        service_missing("needs a Redis server on 127.0.0.1:6379")
-    settings.DARKROOM_EVENTS_URL = EVENTS_URL
+    push_job_changes(settings)
 
 
 def read_events(stream: Iterator[bytes]) -> Iterator[dict[str, Any]]:

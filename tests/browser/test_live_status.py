@@ -14,7 +14,7 @@ from editor import pipeline
 from editor.models import Job
 from tests.browser.test_job_page import SET_VISIBILITY
 from tests.factories import make_job
-from tests.services import service_missing
+from tests.services import push_job_changes
 
 try:
     from playwright.sync_api import expect
@@ -23,19 +23,6 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) and says why
 
 pytestmark = [pytest.mark.browser]
 
-EVENTS_URL = "redis://127.0.0.1:6379/5"
-
-
-def push_on(settings: Any) -> None:
-    """Push job changes over the machine's Redis (a database of these tests' own)."""
-    import redis
-
-    try:
-        redis.Redis.from_url(EVENTS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        service_missing("needs a Redis server on 127.0.0.1:6379")
-    settings.DARKROOM_EVENTS_URL = EVENTS_URL
-
 
 def status_requests(page: Any) -> list[Any]:
     seen: list[Any] = []
@@ -43,10 +30,20 @@ def status_requests(page: Any) -> list[Any]:
     return seen
 
 
+def open_polled_queued_job(page: Any, user: Any, settings: Any) -> tuple[Job, list[Any]]:
+    """A queued job's page, polling (no push), with the status answers it gets."""
+    settings.DARKROOM_EVENTS_URL = ""
+    job = make_job(user=user)
+    polls = status_requests(page)
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    return job, polls
+
+
 def test_a_pushed_change_updates_the_page_without_polling(
     page: Any, idle_queue: Path, user: Any, settings: Any, shot: Callable[..., Path]
 ) -> None:
-    push_on(settings)
+    push_job_changes(settings)
     job = make_job(user=user)
     polls = status_requests(page)
     page.goto(f"/jobs/{job.pk}/")
@@ -67,11 +64,7 @@ def test_a_pushed_change_updates_the_page_without_polling(
 def test_without_push_the_page_polls_and_idle_polls_are_304(
     page: Any, idle_queue: Path, user: Any, settings: Any, shot: Callable[..., Path]
 ) -> None:
-    settings.DARKROOM_EVENTS_URL = ""
-    job = make_job(user=user)
-    polls = status_requests(page)
-    page.goto(f"/jobs/{job.pk}/")
-    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    job, polls = open_polled_queued_job(page, user, settings)
     # Playwright reports responses only while the test waits through it.
     page.wait_for_timeout(3000)
     assert [response.status for response in polls][1:] == [304] * (len(polls) - 1)
@@ -92,7 +85,7 @@ def test_the_run_panel_follows_its_job_and_counts_the_wait_by_itself(
     shot: Callable[..., Path],
 ) -> None:
     if push:
-        push_on(settings)
+        push_job_changes(settings)
     else:
         settings.DARKROOM_EVENTS_URL = ""
     panel_fetches: list[str] = []
@@ -126,11 +119,7 @@ def test_the_run_panel_follows_its_job_and_counts_the_wait_by_itself(
 def test_a_job_trashed_elsewhere_stops_its_open_page_asking(
     page: Any, idle_queue: Path, user: Any, settings: Any
 ) -> None:
-    settings.DARKROOM_EVENTS_URL = ""
-    job = make_job(user=user)
-    polls = status_requests(page)
-    page.goto(f"/jobs/{job.pk}/")
-    expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
+    job, polls = open_polled_queued_job(page, user, settings)
     page.wait_for_timeout(1500)
     Job.objects.filter(pk=job.pk).update(trashed=timezone.now())
     # Playwright reports responses only while the test waits through it.
@@ -144,7 +133,7 @@ def test_a_job_trashed_elsewhere_stops_its_open_page_asking(
 def test_a_change_pushed_while_the_tab_is_hidden_shows_when_it_is_back(
     page: Any, idle_queue: Path, user: Any, settings: Any
 ) -> None:
-    push_on(settings)
+    push_job_changes(settings)
     job = make_job(user=user)
     page.goto(f"/jobs/{job.pk}/")
     expect(page.locator(".badge")).to_have_attribute("data-status", "queued")
