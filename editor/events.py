@@ -82,9 +82,10 @@ def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]
     """Server-sent events for one job: its version now, then at each change.
 
     ``read_version()`` returns the job's current ``JobVersion`` (one query),
-    or None once the job is gone; the stream ends then, or once the job is
-    final (the browser's reconnection then gets a 404 and stops). Subscribed before the first read,
-    so a change between the two is never missed.
+    or None once the job is gone (deleted, or in the trash: the browser's
+    reconnection then gets a 404 and stops). The stream ends then, or once
+    the job is final. Subscribed before the first read, so a change between
+    the two is never missed.
     """
     pubsub = _client().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(job_id))

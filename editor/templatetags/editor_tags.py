@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
 
 from editor import compositing, pricing, selectors
 from editor.models import Job, JobImage
@@ -23,6 +24,12 @@ def job_lineage(job: Job) -> dict[str, Any]:
     """The owner's parent and child jobs of ``job``, for the lineage links."""
     parent, children = selectors.job_lineage(job=job)
     return {"parent": parent, "children": children}
+
+
+@register.simple_tag
+def elapsed_counter(seconds: int) -> str:
+    """Seconds so far, which static/editor/elapsed.js counts on in the browser."""
+    return format_html('<span data-elapsed="{0}">{0}</span>', seconds)
 
 
 @dataclass(frozen=True)
