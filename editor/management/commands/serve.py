@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from webapp.celery import ensure_queue_folders
+
 STOP_GRACE_SECONDS = 20
 # A child that exits is started again after a delay that doubles while it
 # keeps exiting soon after starting (a broken configuration must not spin),
@@ -112,6 +114,9 @@ class Command(BaseCommand):
             )
         call_command("migrate", interactive=False, verbosity=0)
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # Before either child starts: the web server may queue a job before
+        # the worker has configured itself and made the queue's folders.
+        ensure_queue_folders()
         host, port = options["host"], options["port"]
         web = [
             sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
