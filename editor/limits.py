@@ -182,13 +182,22 @@ def limits_for(user: User) -> Limits:
     """The user's own limit where set, else the most generous of their groups'
     where any sets it, else the site-wide default."""
     values = site_defaults()
-    group_rows = list(GroupPolicy.objects.filter(group__user=user).values(*LIMIT_FIELDS))
+    # The groups' rows and the user's own in one round trip: this runs on
+    # every submission and every account page.
+    groups = GroupPolicy.objects.filter(group__user=user).annotate(level=Value("group"))
+    own_row = UserLimits.objects.filter(user=user).annotate(level=Value("user"))
+    rows = list(
+        groups.values("level", *LIMIT_FIELDS).union(
+            own_row.values("level", *LIMIT_FIELDS), all=True
+        )
+    )
+    group_rows = [row for row in rows if row["level"] == "group"]
     for name in LIMIT_FIELDS:
         set_by_groups = [row[name] for row in group_rows if row[name] is not None]
         if set_by_groups:
             values[name] = max(set_by_groups)
             values["sources"][name] = "group"
-    own = UserLimits.objects.filter(user=user).values(*LIMIT_FIELDS).first() or {}
+    own = next((row for row in rows if row["level"] == "user"), {})
     for name in LIMIT_FIELDS:
         if own.get(name) is not None:
             values[name] = own[name]
