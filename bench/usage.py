@@ -71,6 +71,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from webapp.memory import freeze_loaded_objects
+
+    # As each production web process does once it has loaded the app.
+    freeze_loaded_objects()
     run(args, data_dir)
 
 

@@ -3,11 +3,14 @@
 Test servers run this instead of ``webapp.wsgi``. Each response carries how
 many request body bytes the app read before it answered, in
 ``X-Test-Body-Bytes-Read`` (the app has done all its reading by the time it
-starts the response), and which process answered, in ``X-Test-Worker-Pid``.
+starts the response), which process answered, in ``X-Test-Worker-Pid``, and
+how many objects that process keeps away from the garbage collector, in
+``X-Test-Gc-Frozen``.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -39,6 +42,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
         extra = [
             ("X-Test-Body-Bytes-Read", str(counter.count)),
             ("X-Test-Worker-Pid", str(os.getpid())),
+            ("X-Test-Gc-Frozen", str(gc.get_freeze_count())),
         ]
         return start_response(status, [*headers, *extra], *args)
 

@@ -32,3 +32,10 @@ accesslog = "-"
 errorlog = "-"
 # Worker heartbeats on tmpfs: a slow disk must not look like a hung worker.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+
+def post_worker_init(worker: object) -> None:
+    """The app is loaded: keep the collector's full passes off it (webapp/memory.py)."""
+    from webapp.memory import freeze_loaded_objects
+
+    freeze_loaded_objects()
