@@ -34,6 +34,7 @@ from editor.models import (
     ImageRole,
     Job,
     JobImage,
+    JobKind,
     JobSource,
     JobStatus,
     ProviderKind,
@@ -354,7 +355,7 @@ def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
     job changes (see editor/events.py). 204 when no push is configured: the
     browser stops asking and the page polls ``job_status`` instead."""
     selectors.job_version(user=request.user, job_id=job_id)
-    if not events.enabled():
+    if not events.pages_enabled():
         return HttpResponse(status=204)
     user = request.user
 
@@ -524,6 +525,9 @@ class HistoryRow:
 
 
 _PLACEHOLDER = uuid.UUID(int=0)
+# Model.get_FOO_display() rebuilds the choices' dict on each call.
+_STATUS_LABELS: dict[str, str] = dict(JobStatus.choices)
+_KIND_LABELS: dict[str, str] = dict(JobKind.choices)
 
 
 def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
@@ -541,8 +545,8 @@ def _history_rows(page: selectors.HistoryPage) -> list[HistoryRow]:
                 thumbnail_url=thumb_url.replace(str(_PLACEHOLDER), str(cover)) if cover else "",
                 prompt=job.prompt if len(job.prompt) <= 90 else job.prompt[:89].rstrip() + "…",
                 status=job.status,
-                status_label=job.get_status_display(),
-                kind_label=job.get_kind_display(),
+                status_label=_STATUS_LABELS.get(job.status, job.status),
+                kind_label=_KIND_LABELS.get(job.kind, job.kind),
                 from_api=job.source == JobSource.API,
                 model=job.model_label,
                 provider=job.provider_name,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from editor.models import Job, JobWord
 from tests.factories import make_job
-from webapp.timezones import COOKIE_NAME
+from webapp.timezones import COOKIE_NAME, when_text
 
 # 08:12 UTC on a December day: 09:12 in Paris (CET), 17:12 in Tokyo (JST).
 MOMENT = datetime(2026, 12, 4, 8, 12, tzinfo=UTC)
@@ -75,3 +77,19 @@ def test_an_unknown_zone_is_refused_readably(alice_client: Client) -> None:
 
 def test_every_page_loads_the_zone_reporter(alice_client: Client) -> None:
     assert "/static/editor/timezone.js" in alice_client.get("/history/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [
+        # The hour Paris lives twice when summer time ends: both are named.
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "25 Oct 2026, 02:30 CEST"),
+        (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "25 Oct 2026, 02:30 CET"),
+        (datetime(2026, 5, 1, 23, 5, tzinfo=UTC), "2 May 2026, 01:05 CEST"),
+    ],
+)
+def test_a_time_always_names_its_zone_even_in_the_repeated_hour(
+    moment: datetime, shown: str
+) -> None:
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Paris")):
+        assert when_text(moment) == shown
