@@ -72,6 +72,7 @@ def main() -> None:
     if args.broker_url:
         # Production's Redis roles: push, and sessions and users from a cache.
         env["DARKROOM_EVENTS_URL"] = args.broker_url
+        env["DARKROOM_PAGE_EVENTS"] = "true"
         env["CACHE_URL"] = args.broker_url
     os.environ.update(env)
     os.environ["BENCH_BARE_BROKER"] = env["CELERY_BROKER_URL"]

@@ -1,12 +1,13 @@
-"""Job changes pushed to the pages that watch them (Redis pub/sub).
+"""Job changes pushed to whoever waits for them (Redis pub/sub).
 
 Whatever changes a job's row that its page shows (claim, stage, results,
-failure, cancel, the sweep) calls ``job_changed``; each open
-``/jobs/<id>/events/`` stream is subscribed to its job's channel and tells
-the page at once. Without ``DARKROOM_EVENTS_URL`` (by default the broker's
-Redis, when the broker is Redis) nothing is published and pages poll
-instead. A lost message costs nothing worse than polling: the stream also
-re-reads the job every ``KEEPALIVE_SECONDS``.
+failure, cancel, the sweep) calls ``job_changed``. Each open
+``/jobs/<id>/events/`` stream, and each API request waiting for its job
+(editor/api/waiting.py), is subscribed to the job's channel and hears of it
+at once. Without ``DARKROOM_EVENTS_URL`` (by default the broker's Redis,
+when the broker is Redis) nothing is published: pages poll and API requests
+re-read the job. A lost message costs nothing worse than that: subscribers
+also re-read the job now and then.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ _clients: dict[str, Any] = {}
 
 
 def enabled() -> bool:
+    """Whether job changes are published (and so can be waited for)."""
     return bool(settings.DARKROOM_EVENTS_URL)
+
+
+def pages_enabled() -> bool:
+    """Whether open job pages keep a stream of their job's changes."""
+    return enabled() and settings.DARKROOM_PAGE_EVENTS
 
 
 def _client() -> Any:
@@ -78,6 +85,34 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+class JobChanges:
+    """A subscription to one job's changes.
+
+    Made before the job is first read, so a change between the read and the
+    first wait is not missed. Close it when done (it holds a connection).
+    """
+
+    def __init__(self, job_id: uuid.UUID | str) -> None:
+        self._pubsub = _client().pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(channel(job_id))
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the job changes (True) or ``timeout`` passes (False).
+
+        A burst of changes counts once: one re-read sees them all. False may
+        also come early (on the subscription's own confirmation), so callers
+        re-read the job either way.
+        """
+        if self._pubsub.get_message(timeout=timeout) is None:
+            return False
+        while self._pubsub.get_message(timeout=0) is not None:
+            pass
+        return True
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
 def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]:
     """Server-sent events for one job: its version now, then at each change.
 
@@ -87,8 +122,7 @@ def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]
     the job is final. Subscribed before the first read, so a change between
     the two is never missed.
     """
-    pubsub = _client().pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(job_id))
+    changes = JobChanges(job_id)
     ends = time.monotonic() + STREAM_SECONDS
     try:
         sent_etag = ""
@@ -103,13 +137,8 @@ def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]
                 yield sse("change", {"etag": version.etag, "final": version.is_final})
             if version.is_final or time.monotonic() >= ends:
                 return
-            message = pubsub.get_message(timeout=KEEPALIVE_SECONDS)
-            if message is None:
+            if not changes.wait(KEEPALIVE_SECONDS):
                 # Comments keep proxies from closing an idle stream.
                 yield b": keep-alive\n\n"
-            else:
-                # A burst of changes needs one read, not one per change.
-                while pubsub.get_message(timeout=0) is not None:
-                    pass
     finally:
-        pubsub.close()
+        changes.close()

@@ -32,7 +32,8 @@ EVENTS_URL = "redis://127.0.0.1:6379/5"
 
 
 def push_job_changes(settings: Any) -> None:
-    """Push job changes over that Redis (DARKROOM_EVENTS_URL), or skip without it."""
+    """Push job changes over that Redis (DARKROOM_EVENTS_URL) to waiting API
+    requests and open job pages, or skip without it."""
     import redis
 
     try:
@@ -40,6 +41,7 @@ def push_job_changes(settings: Any) -> None:
     except redis.RedisError:
         service_missing("needs a Redis server on 127.0.0.1:6379")
     settings.DARKROOM_EVENTS_URL = EVENTS_URL
+    settings.DARKROOM_PAGE_EVENTS = True
 
 
 def free_port() -> int:

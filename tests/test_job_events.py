@@ -75,10 +75,16 @@ def test_another_users_stream_is_404(push: None, alice: Any, bob_client: Client)
     assert bob_client.get(f"/jobs/{job.pk}/events/").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("events_url", "page_events"),
+    [("", True), ("redis://127.0.0.1:6379/5", False)],
+    ids=["nothing published", "published, but threaded web workers"],
+)
 def test_without_push_the_page_is_told_to_poll(
-    settings: Any, alice: Any, alice_client: Client
+    settings: Any, alice: Any, alice_client: Client, events_url: str, page_events: bool
 ) -> None:
-    settings.DARKROOM_EVENTS_URL = ""
+    settings.DARKROOM_EVENTS_URL = events_url
+    settings.DARKROOM_PAGE_EVENTS = page_events
     job = make_job(user=alice)
     # 204: EventSource stops reconnecting; the page keeps its polling.
     assert alice_client.get(f"/jobs/{job.pk}/events/").status_code == 204

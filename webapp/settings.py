@@ -425,16 +425,19 @@ WEB_WORKER_CLASS = env_str("WEB_WORKER_CLASS", "gthread")
 # Named apart from Celery's own worker_pool setting, which would override a
 # worker's --pool on the command line; serve passes it as --pool.
 DARKROOM_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
-# Job changes pushed to open job pages (editor/events.py): a Redis URL. By
-# default the broker's Redis, when the broker is Redis and the web server runs
-# gevent (an open page holds a connection; with threads it would hold a
-# thread, so pages poll instead). Empty: pages poll.
+# Job changes published over Redis (editor/events.py): a Redis URL, by
+# default the broker's when the broker is Redis. Waiting API requests hear of
+# their job's end at once, and open job pages too where DARKROOM_PAGE_EVENTS
+# is on. Empty: nothing is published; pages and API requests re-read the job.
 DARKROOM_EVENTS_URL = env_str(
     "DARKROOM_EVENTS_URL",
-    CELERY_BROKER_URL
-    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) and WEB_WORKER_CLASS == "gevent"
-    else "",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
+# Open job pages keep a server-sent events stream for those changes. On by
+# default with gevent web workers only: an open page holds a connection, which
+# greenlets carry by the hundred; with gthread it would hold a thread, so
+# pages poll instead.
+DARKROOM_PAGE_EVENTS = env_bool("DARKROOM_PAGE_EVENTS", WEB_WORKER_CLASS == "gevent")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker keeps reconnecting to a broker that went away, however long it takes.
 CELERY_BROKER_CONNECTION_RETRY = True

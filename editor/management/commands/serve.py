@@ -117,6 +117,9 @@ class Command(BaseCommand):
         # Before either child starts: the web server may queue a job before
         # the worker has configured itself and made the queue's folders.
         ensure_queue_folders()
+        # The children read their settings from the environment: the web
+        # server's class decides whether job pages keep an event stream.
+        os.environ["WEB_WORKER_CLASS"] = options["web_worker_class"]
         host, port = options["host"], options["port"]
         web = [
             sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
