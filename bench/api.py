@@ -53,6 +53,9 @@ def main() -> None:
         "DARKROOM_DATA_DIR": str(data_dir),
         "DATABASE_URL": args.database_url,
         "DATABASE_CONN_MAX_AGE": "60",
+        # As "Production" asks: without a pool, each job's worker reconnects
+        # after every stage it gives its connection back at.
+        "DATABASE_POOL_MAX_SIZE": "10",
         "CELERY_BROKER_URL": args.broker_url,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
