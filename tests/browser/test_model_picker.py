@@ -164,3 +164,22 @@ def test_a_custom_size_outside_the_rules_is_refused_in_the_browser(
     page.wait_for_function("() => document.getElementById('id_size').validationMessage === ''")
     assert not Job.objects.exists()
     assert ImageModel.objects.filter(model_id="gpt-image-2").exists()
+
+
+def test_a_run_right_after_choosing_a_model_sends_none_of_the_previous_models_fields(
+    page: Any, providers: None, user: Any
+) -> None:
+    page.goto("/")
+    expect(chosen_label(page)).to_have_text("GPT Image 2")
+    held: list[Any] = []
+    # The new model's fields arrive only when the run has been sent.
+    page.route("**/editor/fields/**", lambda route: held.append(route))
+    choose_model(page, "Offline demo (no AI)", typed="offline")
+    page.fill("#id_prompt", "a lighthouse")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#run-panel[data-job]")).to_be_attached()
+    for route in held:
+        route.continue_()
+    job = Job.objects.get(owner=user)
+    assert job.image_model is not None and job.image_model.label.startswith("Offline demo")
+    assert "quality" not in job.params and "background" not in job.params
