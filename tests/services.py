@@ -233,3 +233,10 @@ class Gunicorn:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.process = None
+
+    def __enter__(self) -> Gunicorn:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -36,12 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
         "DARKROOM_MAX_UPLOAD_BYTES": str(PER_FILE_LIMIT),
         "DARKROOM_MAX_REQUEST_BYTES": str(REQUEST_LIMIT),
     }
-    server = Gunicorn(tmp_path_factory.mktemp("limits"), env=limits)
-    server.start()
-    try:
+    with Gunicorn(tmp_path_factory.mktemp("limits"), env=limits) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass
