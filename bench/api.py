@@ -207,17 +207,23 @@ def wait_until_ready(client: Any) -> None:
 
 
 def measure(args: argparse.Namespace, *, darkroom: Any, direct: Any, data_dir: Path) -> None:
+    spans: list[tuple[float, float]] = []
+
     def call(client: Any, model: str) -> float:
         start = time.perf_counter()
+        started_at = time.time()
         answer = client.images.generate(model=model, prompt="a lighthouse at dusk")
         elapsed = time.perf_counter() - start
         assert answer.data and answer.data[0].b64_json
+        if client is darkroom:
+            spans.append((started_at, time.time()))
         return elapsed
 
     # Warm-up: connections, imports, the worker's first job.
     for _ in range(2):
         call(direct, "gpt-image-1")
         call(darkroom, "bench-openai/gpt-image-1")
+    spans.clear()
     timings: dict[str, list[float]] = {"direct": [], "darkroom": []}
     load_before = os.getloadavg()[0]
     for _ in range(args.requests):
@@ -240,6 +246,38 @@ def measure(args: argparse.Namespace, *, darkroom: Any, direct: Any, data_dir: P
     overhead = statistics.median(timings["darkroom"]) - statistics.median(timings["direct"])
     print(f"Ratio of medians (Darkroom / direct): {ratio:.3f} (+{overhead * 1000:.0f} ms)")
     print(f"Load average: {load_before:.2f} before, {load_after:.2f} after")
+    print_phases(spans)
+
+
+def print_phases(spans: list[tuple[float, float]]) -> None:
+    """Where a call through Darkroom spends its time, from the jobs' own timestamps.
+
+    The web server and the worker run on this machine, so the jobs' times
+    and the client's clock agree.
+    """
+    from editor.models import Job
+
+    jobs = list(
+        Job.objects.order_by("-created").values(
+            "created", "started", "sent", "answered", "finished"
+        )[: len(spans)]
+    )
+    jobs.reverse()
+    phases: dict[str, list[float]] = {}
+    for (begun, ended), job in zip(spans, jobs, strict=True):
+        marks = [
+            ("request -> job row", begun, job["created"].timestamp()),
+            ("queued -> claimed", job["created"].timestamp(), job["started"].timestamp()),
+            ("claimed -> sent", job["started"].timestamp(), job["sent"].timestamp()),
+            ("sent -> answer saved", job["sent"].timestamp(), job["answered"].timestamp()),
+            ("answer -> result stored", job["answered"].timestamp(), job["finished"].timestamp()),
+            ("stored -> answer received", job["finished"].timestamp(), ended),
+        ]
+        for label, start, end in marks:
+            phases.setdefault(label, []).append((end - start) * 1000)
+    print("Through Darkroom, median of each phase (the jobs' timestamps):")
+    for label, values in phases.items():
+        print(f"  {label:26} {statistics.median(values):7.1f} ms")
 
 
 if __name__ == "__main__":
