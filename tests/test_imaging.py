@@ -4,9 +4,10 @@ mode, the picture and its colours kept. Every check reads pixels."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
-from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
+from PIL import Image, ImageCms, ImageFile, ImageOps, JpegImagePlugin
 
 from editor import imaging
 from tests.images import (
@@ -282,3 +283,56 @@ def test_a_converted_cmyk_image_does_not_carry_the_cmyk_profile() -> None:
     if profile:
         described = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile
         assert described.xcolor_space.strip() == "RGB"
+
+
+# --- Results: stored as received, checked without a full decode -----------------------
+
+
+def noisy(image_format: str, side: int = 256) -> bytes:
+    """Noise, so that the compressed stream spans the whole file."""
+    return encoded(
+        Image.frombytes("RGB", (side, side), bytes(range(256)) * (side * side * 3 // 256)),
+        image_format,
+    )
+
+
+def flip_a_byte_in_the_middle(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "WEBP"])
+def test_a_plain_result_is_kept_byte_for_byte(image_format: str) -> None:
+    original = noisy(image_format)
+    prepared = prepare(original)
+    assert prepared.data == original
+    assert (prepared.info.format, prepared.info.size) == (image_format, (256, 256))
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "WEBP"])
+def test_a_cut_off_result_is_refused(image_format: str) -> None:
+    original = noisy(image_format)
+    # A cut WebP is already refused by its header (its size is in it).
+    with pytest.raises(imaging.ImageRejectedError, match="damaged or incomplete|not a PNG"):
+        prepare(original[: len(original) * 2 // 3])
+
+
+def test_a_png_result_with_a_corrupted_byte_is_refused() -> None:
+    with pytest.raises(imaging.ImageRejectedError, match="damaged or incomplete"):
+        prepare(flip_a_byte_in_the_middle(noisy("PNG")))
+
+
+def test_a_plain_result_is_checked_without_decoding_every_pixel(monkeypatch: Any) -> None:
+    """A full decode of a 1024² result cost ~16 ms on the way to the user."""
+    decoded_sizes: list[tuple[int, int]] = []
+    full_load = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> Any:
+        decoded_sizes.append(self.size)
+        return full_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    prepare(noisy("PNG"))
+    assert decoded_sizes == []
+    prepare(noisy("JPEG"))
+    assert decoded_sizes == [(32, 32)]
