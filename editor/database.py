@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import OperationalError, connection
@@ -77,3 +77,23 @@ def with_database_retry(
             # Full jitter, so hundreds of waiting jobs do not come back at once.
             sleep(min(remaining, pause / 2 + random.random() * pause / 2))
             pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
+
+
+def execute_bound(sql: str, params: Sequence[Any]) -> int:
+    """Run one PostgreSQL statement with its parameters sent apart from its
+    text; returns the rows it changed.
+
+    Django's psycopg cursors bind on the client: each value is quoted into
+    the statement, which PostgreSQL then reads back character by character.
+    For a value of megabytes (a provider's answer) that doubled the time of
+    the write (~30 ms against ~15 ms for 4 MB). The statement still runs on
+    Django's connection, in its transaction if there is one.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    # Errors as Django's (OperationalError for a lost connection), which
+    # with_database_retry and the callers expect.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

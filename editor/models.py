@@ -14,6 +14,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from editor import crypto
+from editor.fields import JSONTextField
 from editor.providers.base import ProviderConfig
 
 
@@ -299,7 +300,8 @@ class Job(models.Model):
     result_deadline = models.DateTimeField(null=True, blank=True)
     # The provider's answer, saved the moment it arrives (before results are
     # decoded or downloaded), so a crash afterwards never loses a paid result.
-    provider_response = models.JSONField(default=dict, blank=True)
+    # Text, not jsonb: see JSONTextField.
+    provider_response = JSONTextField(default=dict, blank=True)
     # Bytes of every file of the job, thumbnails included (added by
     # media.image_store), so a user's storage is one SUM over an index and
     # leaves with the job when it is deleted.

@@ -23,6 +23,7 @@ token, so a worker the sweep gave up on cannot overwrite what came after it.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -32,13 +33,13 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from editor import events, finishing, imaging, parameters, pricing
-from editor.database import release_connection, with_database_retry
+from editor.database import execute_bound, release_connection, with_database_retry
 from editor.heartbeat import beating
 from editor.media import image_store
 from editor.models import (
@@ -115,11 +116,30 @@ class JobObserver:
         """
         now = timezone.now()
         with_database_retry(
-            lambda: Job.objects.filter(pk=self.job.pk).update(
-                provider_response=dict(payload), answered=now, heartbeat=now
-            ),
+            lambda: answer_save(job_id=self.job.pk, answer=payload, now=now),
             what=f"job {self.job.pk}: saving the provider's answer",
         )
+
+
+def answer_save(*, job_id: uuid.UUID, answer: Mapping[str, Any], now: datetime) -> None:
+    """Save a provider's answer on its job's row (any status: it was paid for)."""
+    if connection.vendor != "postgresql":
+        Job.objects.filter(pk=job_id).update(
+            provider_response=dict(answer), answered=now, heartbeat=now
+        )
+        return
+    # Megabytes of base64 on the way to the user's result: bound apart
+    # from the statement (see execute_bound).
+    execute_bound(
+        _SAVE_ANSWER_SQL,
+        [Job._meta.get_field("provider_response").get_prep_value(dict(answer)), now, now, job_id],
+    )
+
+
+_SAVE_ANSWER_SQL = (
+    'UPDATE "editor_job" SET "provider_response" = %s, "answered" = %s, "heartbeat" = %s '
+    'WHERE "id" = %s'
+)
 
 
 def job_claim(job_id: str) -> Job | None:
