@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from django.db import models
 
 
@@ -14,7 +15,7 @@ class JSONTextField(models.TextField):  # type: ignore[type-arg]
     Provider answers are megabytes of base64 images. As ``jsonb`` PostgreSQL
     parses each one character by character when it is saved (~40 ms for a
     4 MB answer, on the path between a paid answer arriving and its result
-    being stored); as text it only copies it (~10 ms). Nothing queries
+    being stored); as text it only copies it (~15 ms). Nothing queries
     inside these values, so ``jsonb`` bought nothing. Only whole values
     compare equal, as text.
     """
@@ -26,7 +27,14 @@ class JSONTextField(models.TextField):  # type: ignore[type-arg]
         return json.loads(value) if isinstance(value, str) else value
 
     def get_prep_value(self, value: Any) -> Any:
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+        if value is None:
+            return None
+        try:
+            # orjson: 3 ms for a 4 MB answer where json.dumps takes 13.
+            return orjson.dumps(value).decode()
+        except TypeError:
+            # What orjson does not write (keys that are not strings, say).
+            return json.dumps(value, separators=(",", ":"))
 
     def value_to_string(self, obj: models.Model) -> str:
         return json.dumps(self.value_from_object(obj))

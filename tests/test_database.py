@@ -120,3 +120,12 @@ def test_a_bound_write_fails_as_django_errors_do(transactional_db: None) -> None
             database.execute_bound("SELECT 1 WHERE %s = 1", [1])
     finally:
         connection.close()
+
+
+def test_an_answer_orjson_cannot_write_is_saved_all_the_same(alice: Any) -> None:
+    from editor.models import Job
+    from tests.factories import make_job
+
+    job = make_job(user=alice)
+    Job.objects.filter(pk=job.pk).update(provider_response={"data": [], 7: "seven"})
+    assert Job.objects.get(pk=job.pk).provider_response == {"data": [], "7": "seven"}

@@ -9,11 +9,16 @@ the image and its owner, so it cannot be turned into another file's URL.
 from __future__ import annotations
 
 import base64
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core import signing
-from django.http import HttpRequest
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from editor.models import ImageRole, Job, JobImage, JobStatus
@@ -57,19 +62,55 @@ def image_id_from_url(url: str) -> str | None:
     return signed[0] if signed else None
 
 
+@dataclass(frozen=True)
+class Base64Image:
+    """An image to go into a JSON answer as base64 (see ``json_response``)."""
+
+    data: bytes
+
+
+def json_response(answer: Mapping[str, Any], *, status: int = 200) -> HttpResponse:
+    """``answer`` as a JSON response, its ``Base64Image`` values spliced in as bytes.
+
+    Through ``json.dumps`` each image's base64 would be made a str, scanned
+    for characters to escape (base64 has none) and encoded back to bytes:
+    ~15 ms for a 3 MB result, between the stored result and the client. Each
+    image is written as a random marker instead, and the marker is replaced by
+    the base64 bytes; a marker cannot be guessed, so no other text in the
+    answer can stand for one.
+    """
+    images: list[bytes] = []
+    marker = f"darkroom-image-{secrets.token_hex(16)}"
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, Base64Image):
+            images.append(base64.b64encode(value.data))
+            return marker
+        return DjangoJSONEncoder().default(value)
+
+    pieces = json.dumps(answer, default=encode).encode().split(json.dumps(marker).encode())
+    body = [pieces[0]]
+    for image, after in zip(images, pieces[1:], strict=True):
+        body.extend((b'"', image, b'"', after))
+    return HttpResponse(b"".join(body), status=status, content_type="application/json")
+
+
 def images_answer(request: HttpRequest, job: Job, *, response_format: str) -> dict[str, Any]:
-    """``{created, data: [{b64_json}|{url}], usage}`` for a succeeded job."""
+    """``{created, data: [{b64_json}|{url}], usage}`` for a succeeded job.
+
+    Images asked for as ``b64_json`` are ``Base64Image``s: answer with
+    ``json_response``."""
     results = sorted(
         (image for image in job.images.all() if image.role == ImageRole.RESULT),
         key=lambda image: image.position,
     )
-    data = []
+    data: list[dict[str, str | Base64Image]] = []
     for image in results:
         if response_format == "url":
             data.append({"url": result_url(request, image, owner_id=job.owner_id)})
         else:
             with image.file.open("rb") as handle:
-                data.append({"b64_json": base64.b64encode(handle.read()).decode("ascii")})
+                data.append({"b64_json": Base64Image(handle.read())})
     answer: dict[str, Any] = {"created": int(job.created.timestamp()), "data": data}
     first = results[0] if results else None
     if first is not None:

@@ -225,7 +225,9 @@ def _job_answer(
         response["Location"] = answers.job_summary(request, job)["url"]
         return response
     if job.status == JobStatus.SUCCEEDED:
-        return JsonResponse(answers.images_answer(request, job, response_format=response_format))
+        return answers.json_response(
+            answers.images_answer(request, job, response_format=response_format)
+        )
     raise _job_error(job)
 
 
@@ -255,7 +257,7 @@ def job_detail(request: HttpRequest, token: ApiToken, job_id: uuid.UUID) -> Http
         raise ApiError(400, "response_format must be b64_json or url.", param="response_format")
     if job.status == JobStatus.SUCCEEDED:
         answer = answers.images_answer(request, job, response_format=response_format)
-        return JsonResponse({**answer.pop("darkroom"), **answer})
+        return answers.json_response({**answer.pop("darkroom"), **answer})
     return JsonResponse(answers.job_summary(request, job))
 
 

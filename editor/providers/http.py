@@ -85,9 +85,24 @@ def _redact_value(value: Any, config: ProviderConfig) -> Any:
 
 def redact_payload(config: ProviderConfig, payload: dict[str, Any]) -> dict[str, Any]:
     """The payload as it may be saved: without the API key, should it echo it."""
-    if config.api_key and len(config.api_key) >= 4 and config.api_key in json.dumps(payload):
+    if config.api_key and len(config.api_key) >= 4 and _mentions(payload, config.api_key):
         return dict(_redact_value(payload, config))
     return payload
+
+
+def _mentions(value: Any, text: str) -> bool:
+    """Whether any key or string in ``value`` contains ``text``.
+
+    Searched where it is rather than in ``json.dumps(value)``: answers hold
+    megabytes of base64, which dumping took ~12 ms to copy and escape.
+    """
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, dict):
+        return any(_mentions(key, text) or _mentions(item, text) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_mentions(item, text) for item in value)
+    return False
 
 
 def images_answer(

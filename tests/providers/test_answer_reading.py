@@ -1,0 +1,53 @@
+"""Reading a provider's answer: base64 as providers write it, and the key never saved."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from editor.providers import http, results
+from editor.providers.base import ProviderConfig, ProviderError
+from tests.images import image_bytes
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def config() -> ProviderConfig:
+    return ProviderConfig(
+        name="router",
+        kind="openai",
+        base_url="http://127.0.0.1:9/v1",
+        api_key=KEY,
+        connect_timeout=1,
+        deadline=2,
+    )
+
+
+def test_base64_wrapped_in_lines_decodes() -> None:
+    """Some routers wrap base64 at 76 characters, as MIME does."""
+    png = image_bytes(40, 30)
+    text = base64.b64encode(png).decode()
+    wrapped = "\n".join(text[start : start + 76] for start in range(0, len(text), 76))
+    image = results.decode_b64(config(), wrapped, index=0)
+    assert image.data == png
+    assert image.info is not None and image.info.size == (40, 30)
+
+
+def test_base64_of_something_else_is_refused_as_not_an_image() -> None:
+    with pytest.raises(ProviderError) as caught:
+        results.decode_b64(config(), base64.b64encode(b"not an image").decode(), index=0)
+    assert caught.value.code == "bad_result"
+    assert caught.value.may_have_charged
+
+
+def test_an_answer_echoing_the_key_anywhere_is_saved_without_it() -> None:
+    answer = {"data": [{"b64_json": "QUJD", "revised_prompt": f"use {KEY} please"}], "n": 1}
+    saved = http.redact_payload(config(), answer)
+    assert KEY not in repr(saved)
+    assert saved["data"][0]["revised_prompt"] == "use [redacted] please"
+
+
+def test_an_answer_without_the_key_is_saved_as_it_is() -> None:
+    answer = {"data": [{"b64_json": "QUJD" * 1000}], "usage": {"total_tokens": 3}}
+    assert http.redact_payload(config(), answer) is answer
