@@ -1,7 +1,7 @@
 """Benchmark the job pipeline against the project's own fake provider.
 
     uv run python bench/pipeline.py [--database-url URL] [--broker-url URL]
-                                    [--only e2e,inflight,watch] [--jobs 500]
+                                    [--only e2e,inflight,watch,upload] [--jobs 500]
                                     [--latency 10] [--watchers 50,500]
 
 Runs, side by side in one run, each figure with its floor and the ratio:
@@ -14,7 +14,11 @@ Runs, side by side in one run, each figure with its floor and the ratio:
   worker doing the same calls on the same broker;
 * watch: for 50 and 500 open job pages, how long a change takes to reach them
   (server-sent events through gunicorn with gevent workers) and the server's
-  answer time for an idle status poll (304) under that load.
+  answer time for an idle status poll (304) under that load;
+* upload: an edit of 16 12-megapixel JPEGs posted to the editor on gunicorn
+  (the production configuration, one process): the time until it is
+  accepted and the web process's peak memory, against the floor of
+  receiving the same request and decoding the 16 photos.
 
 By default everything is embedded (SQLite and the filesystem queue in a new
 temporary folder); --database-url (an empty PostgreSQL database made for it)
@@ -48,12 +52,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default="", help="Default: SQLite in a temp folder.")
     parser.add_argument("--broker-url", default="", help="Default: the filesystem queue.")
-    parser.add_argument("--only", default="e2e,inflight,watch")
+    parser.add_argument("--only", default="e2e,inflight,watch,upload")
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--latency", type=float, default=10.0)
     parser.add_argument("--pools", default="threads,gevent")
     parser.add_argument("--watchers", default="50,500")
     parser.add_argument("--e2e-jobs", type=int, default=8)
+    parser.add_argument("--photos", type=int, default=16, help="12 MP JPEGs in the upload.")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="darkroom-bench-pipeline-"))
@@ -97,6 +102,8 @@ def main() -> None:
         bench_idle_poll()
         for count in (int(n) for n in args.watchers.split(",")):
             bench_watchers(env, watchers=count)
+    if "upload" in only:
+        bench_upload(env, photos=args.photos)
     load = os.getloadavg()
     print(f"# load average at the end {load[0]:.1f} {load[1]:.1f}")
 
@@ -188,7 +195,9 @@ def wait_final(job_ids: list[Any], *, timeout: float) -> None:
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], *, ready: str, log: Path) -> Iterator[None]:
+def process(
+    command: list[str], env: dict[str, str], *, ready: str, log: Path, keep_pid: bool = False
+) -> Iterator[Any]:
     with log.open("wb") as out:
         child = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out,
@@ -200,7 +209,7 @@ def process(command: list[str], env: dict[str, str], *, ready: str, log: Path) -
             if child.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{command[:4]} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield
+        yield child.pid if keep_pid else None
     finally:
         os.killpg(child.pid, signal.SIGTERM)
         try:
@@ -338,21 +347,12 @@ def bench_idle_poll(repeat: int = 300) -> None:
 
 def bench_watchers(env: dict[str, str], *, watchers: int) -> None:
     import httpx
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cached_db import SessionStore
 
     from editor import events
     from editor.models import Job
     from tests.services import free_port
 
-    user = bench_user()
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    cookies = {settings.SESSION_COOKIE_NAME: session.session_key or ""}
+    cookies = session_cookies()
     fake = make_fake(latency=0.1, result=png_of_size(8))
     with fake.running():
         model = paid_model(fake.base_url)
@@ -450,6 +450,157 @@ def bench_watchers(env: dict[str, str], *, watchers: int) -> None:
     print(f"idle poll answered in p50 {statistics.median(polls) * 1000:.1f} ms, p95 "
           f"{polls[int(len(polls) * 0.95) - 1] * 1000:.1f} ms over {len(polls)} polls "
           f"({not_modified} were 304), seen from the client")  # fmt: skip
+
+
+# --- A big upload -----------------------------------------------------------------
+
+
+def photo_jpegs(count: int, *, orientation: int) -> list[bytes]:
+    """``count`` different 4000x3000 JPEGs with a phone photo's detail and size,
+    and its EXIF orientation (6: the sensor's pixels sideways, as phones
+    write photos taken upright)."""
+    from PIL import Image, ImageChops
+
+    side = Image.linear_gradient("L").resize((4000, 3000))
+    scene = Image.merge("RGB", (side, side.transpose(Image.Transpose.ROTATE_180),
+                                Image.radial_gradient("L").resize((4000, 3000))))  # fmt: skip
+    grain = Image.effect_noise((4000, 3000), 24).convert("RGB")
+    base = ImageChops.add(scene, grain, scale=1.6)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    photos = []
+    for index in range(count):
+        variant = base.copy()
+        variant.paste((index * 15 % 256, 90, 160), (index * 200, 100, index * 200 + 180, 280))
+        out = io.BytesIO()
+        variant.save(out, "JPEG", quality=92, exif=exif.tobytes())
+        photos.append(out.getvalue())
+    return photos
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The highest resident memory of the process so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def web_worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def bench_upload(env: dict[str, str], *, photos: int) -> None:
+    fake = make_fake(latency=0.1, result=png_of_size(8))
+    with fake.running():
+        model = paid_model(fake.base_url)
+    for orientation, label in ((1, "upright"), (6, "sideways with EXIF orientation 6")):
+        files = photo_jpegs(photos, orientation=orientation)
+        upload_once(env, files=files, model=model, label=label)
+
+
+def upload_once(env: dict[str, str], *, files: list[bytes], model: Any, label: str) -> None:
+    import httpx
+    from PIL import Image
+
+    from editor.models import Job
+    from tests.services import free_port
+
+    megabytes = sum(len(data) for data in files) / 2**20
+    parts = [("images", (f"photo-{index}.jpg", data, "image/jpeg"))
+             for index, data in enumerate(files)]  # fmt: skip
+
+    # The floor: receiving the same request, and decoding every photo in full.
+    sink = BodySink()
+    with sink.running():
+        started = time.monotonic()
+        httpx.post(sink.url, files=parts, data={"prompt": "x"}, timeout=120)
+        receive = time.monotonic() - started
+    started = time.monotonic()
+    for data in files:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    decode = time.monotonic() - started
+
+    port = free_port()
+    web_env = {**env, "WEB_CONCURRENCY": "1", "PORT": str(port), "HOST": "127.0.0.1"}
+    command = [sys.executable, "-m", "gunicorn", "-c", "webapp/gunicorn.conf.py", "webapp.wsgi"]
+    log = Path(env["DARKROOM_DATA_DIR"]) / "web-upload.log"
+    base = f"http://127.0.0.1:{port}"
+    cookies = session_cookies()
+    with process(command, web_env, ready="Booting worker", log=log, keep_pid=True) as master, \
+            httpx.Client(base_url=base, cookies=cookies, timeout=120) as client:  # fmt: skip
+        deadline = time.monotonic() + 60
+        while client.get("/").status_code != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit("the editor did not answer")
+            time.sleep(0.2)
+        (worker_pid,) = web_worker_pids(master)
+        before = peak_rss_mb(worker_pid)
+        form = {"prompt": "warmer light", "image_model": str(model.pk), "n": "1"}
+        started = time.monotonic()
+        answer = client.post("/", files=parts, data=form,
+                             headers={"X-CSRFToken": client.cookies["csrftoken"]})  # fmt: skip
+        accepted = time.monotonic() - started
+        peak = peak_rss_mb(worker_pid)
+    if answer.status_code != 302:
+        raise SystemExit(f"the upload was not accepted ({answer.status_code}): {answer.text[:500]}")
+    job_id = answer.headers["Location"].strip("/").split("/")[-1]
+    inputs = Job.objects.get(pk=job_id).images.filter(role="input").count()
+    floor = receive + decode
+    print(f"## Upload: {len(files)} JPEGs of 12 MP, {label} ({megabytes:.0f} MB), to the "
+          f"editor on gunicorn with one process; {inputs} inputs stored")  # fmt: skip
+    print(f"floor: receive {receive:.2f} s + decode in full {decode:.2f} s")
+    ratio_line("accepted (s)", accepted, floor, "s")
+    print(f"web process peak memory {peak:.0f} MB (before the upload {before:.0f} MB; "
+          "goal ≤ 300 MB)")  # fmt: skip
+
+
+def session_cookies() -> dict[str, str]:
+    """A logged-in session for the bench user, as the browser holds it."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    user = bench_user()
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return {settings.SESSION_COOKIE_NAME: session.session_key or ""}
+
+
+class BodySink:
+    """An HTTP server that reads each request's body and answers 204."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                left = int(self.headers["Content-Length"])
+                while left:
+                    left -= len(self.rfile.read(min(left, 1 << 20)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
 
 
 if __name__ == "__main__":

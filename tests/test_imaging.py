@@ -23,6 +23,7 @@ from tests.images import (
     png_48_bit,
     printed_colour,
     quadrant_colours,
+    quadrant_picture,
 )
 
 LIMIT = 40_000_000
@@ -336,3 +337,33 @@ def test_a_plain_result_is_checked_without_decoding_every_pixel(monkeypatch: Any
     assert decoded_sizes == []
     prepare(noisy("JPEG"))
     assert decoded_sizes == [(32, 32)]
+
+
+def test_a_plain_jpeg_upload_is_checked_and_thumbnailed_from_a_smaller_decode(
+    monkeypatch: Any,
+) -> None:
+    """A 12 MP photo decoded in full took ~120 ms of the upload; its
+    thumbnail needs a quarter of that resolution at most."""
+    original = encoded(quadrant_picture(2048, 1536), "JPEG", quality=90)
+    decoded_sizes: list[tuple[int, int]] = []
+    full_load = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> Any:
+        decoded_sizes.append(self.size)
+        return full_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    prepared = prepare(original, thumbnail_size=384)
+    assert prepared.data == original
+    assert prepared.info.size == (2048, 1536)
+    assert decoded_sizes[0] == (512, 384)
+    assert prepared.thumbnail is not None
+    thumbnail = open_bytes(prepared.thumbnail)
+    assert thumbnail.size == (384, 288)
+    assert close_to(quadrant_colours(thumbnail), QUADRANTS, 12)
+
+
+def test_a_cut_off_jpeg_upload_is_refused() -> None:
+    original = encoded(quadrant_picture(1024, 768), "JPEG", quality=90)
+    with pytest.raises(imaging.ImageRejectedError, match="damaged or incomplete"):
+        prepare(original[: len(original) // 2], thumbnail_size=384)
