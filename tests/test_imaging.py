@@ -323,16 +323,24 @@ def test_a_png_result_with_a_corrupted_byte_is_refused() -> None:
         prepare(flip_a_byte_in_the_middle(noisy("PNG")))
 
 
-def test_a_plain_result_is_checked_without_decoding_every_pixel(monkeypatch: Any) -> None:
-    """A full decode of a 1024² result cost ~16 ms on the way to the user."""
-    decoded_sizes: list[tuple[int, int]] = []
+@pytest.fixture
+def decoded_sizes(monkeypatch: Any) -> list[tuple[int, int]]:
+    """The size of every image Pillow decodes pixels of, as it decodes it."""
+    sizes: list[tuple[int, int]] = []
     full_load = ImageFile.ImageFile.load
 
     def load(self: ImageFile.ImageFile) -> Any:
-        decoded_sizes.append(self.size)
+        sizes.append(self.size)
         return full_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return sizes
+
+
+def test_a_plain_result_is_checked_without_decoding_every_pixel(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    """A full decode of a 1024² result cost ~16 ms on the way to the user."""
     prepare(noisy("PNG"))
     assert decoded_sizes == []
     prepare(noisy("JPEG"))
@@ -340,19 +348,11 @@ def test_a_plain_result_is_checked_without_decoding_every_pixel(monkeypatch: Any
 
 
 def test_a_plain_jpeg_upload_is_checked_and_thumbnailed_from_a_smaller_decode(
-    monkeypatch: Any,
+    decoded_sizes: list[tuple[int, int]],
 ) -> None:
     """A 12 MP photo decoded in full took ~120 ms of the upload; its
     thumbnail needs a quarter of that resolution at most."""
     original = encoded(quadrant_picture(2048, 1536), "JPEG", quality=90)
-    decoded_sizes: list[tuple[int, int]] = []
-    full_load = ImageFile.ImageFile.load
-
-    def load(self: ImageFile.ImageFile) -> Any:
-        decoded_sizes.append(self.size)
-        return full_load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
     prepared = prepare(original, thumbnail_size=384)
     assert prepared.data == original
     assert prepared.info.size == (2048, 1536)
