@@ -101,8 +101,18 @@ class DefaultOnCheckbox(forms.CheckboxInput):
 
 
 class ModelChoiceWithProvider(forms.ModelChoiceField):
+    # The model the form already read from this field's queryset (see
+    # JobForm._selected_model): cleaning the same choice takes no query.
+    chosen: ImageModel | None = None
+
     def label_from_instance(self, obj: Any) -> str:
         return obj.display_name
+
+    def to_python(self, value: Any) -> Any:
+        chosen = self.chosen
+        if chosen is not None and (value is chosen or str(value) == str(chosen.pk)):
+            return chosen
+        return super().to_python(value)
 
 
 def read_upload(upload: UploadedFile) -> bytes:
@@ -255,8 +265,11 @@ class JobForm(forms.Form):
         *args: Any,
         user: Any = None,
         refused_upload: object | None = None,
+        image_model: ImageModel | None = None,
         **kwargs: Any,
     ) -> None:
+        """``image_model``: the chosen model, when the caller has already
+        read it from ``ImageModel.objects.available_to(user)``."""
         super().__init__(*args, **kwargs)
         # A file passed the size limit while the request was read: the form
         # holds only the fields read before it and says that, nothing else.
@@ -264,11 +277,11 @@ class JobForm(forms.Form):
         # Stored images and parents are looked up as this user only.
         self.user = user
         field = self.fields["image_model"]
-        assert isinstance(field, forms.ModelChoiceField)
+        assert isinstance(field, ModelChoiceWithProvider)
         # Only the models this user's groups let them see, so a hidden one is
         # refused with the same words as a switched-off one.
         field.queryset = ImageModel.objects.available_to(user).order_by("provider__name", "label")
-        self.selected_model = self._selected_model(field.queryset)
+        self.selected_model = field.chosen = image_model or self._selected_model(field.queryset)
         if self.selected_model is not None:
             self.fields.update(
                 parameters.form_fields(

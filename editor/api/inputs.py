@@ -269,7 +269,8 @@ def job_form(*, api_request: ApiRequest, image_model: ImageModel, user: Any) -> 
         if api_request.mask.stored_image_id:
             raise ApiError(400, "Send the mask itself, as a file or a data URL.", param="mask")
         files["mask"] = SimpleUploadedFile(api_request.mask.name, api_request.mask.data)
-    return JobForm(data, files, user=user)
+    # Looked up as this user already (lookup.model_lookup): not read again.
+    return JobForm(data, files, user=user, image_model=image_model)
 
 
 # The form's field names, as the API calls them.

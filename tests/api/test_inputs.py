@@ -184,3 +184,24 @@ def test_an_idempotency_key_too_long_is_refused(api: Client) -> None:
 
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "invalid_idempotency_key"
+
+
+def test_a_request_reads_its_model_once_before_the_submission_check(
+    api: Client, alice: User
+) -> None:
+    """The API looks the model up as this user; the editor's form takes that
+    model as it is instead of reading it twice more."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = {"model": "offline-demo", "prompt": "a lighthouse"}
+    with CaptureQueriesContext(connection) as queries:
+        answer = api.post("/v1/images/generations", body, content_type="application/json")
+    assert answer.status_code == 202, answer.content
+    reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and 'FROM "editor_imagemodel"' in query["sql"]
+    ]
+    # The lookup, and the check under the submission's lock (limits).
+    assert len(reads) == 2, reads
