@@ -12,7 +12,12 @@ import httpx
 from celery import Celery
 
 BROKER = os.environ.get("BENCH_BARE_BROKER", "filesystem://")
-app = Celery("bare")
+# Not the current app: bench/pipeline.py imports this beside Darkroom, whose
+# tasks (shared_task) are sent through the current app. As the current app,
+# this one took Darkroom's messages to its own queues, where no Darkroom
+# worker looked: the jobs of any part run after the bare worker's stayed
+# queued.
+app = Celery("bare", set_as_current=False)
 if BROKER.startswith("filesystem://"):
     folder = os.path.join(os.environ.get("DARKROOM_DATA_DIR", "/tmp"), "bare-queue")
     os.makedirs(folder, exist_ok=True)
