@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -110,7 +110,24 @@ def _forget_broker_connections(app: Any) -> None:
     app.amqp._producer_pool = None
 
 
-class MotoS3:
+class Server:
+    """A process a test starts and stops; ``with`` stops it even when the test fails."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class MotoS3(Server):
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
         self.folder = folder
@@ -158,7 +175,7 @@ class MotoS3:
         )
 
 
-class Gunicorn:
+class Gunicorn(Server):
     """Darkroom under gunicorn with its production config, on a free port, on
     a fresh SQLite data folder (tests/counting_wsgi.py: it reports what it read)."""
 
@@ -233,10 +250,3 @@ class Gunicorn:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.process = None
-
-    def __enter__(self) -> Gunicorn:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

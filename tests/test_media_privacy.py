@@ -298,12 +298,8 @@ def test_behind_nginx_the_owner_gets_an_internal_redirect(
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's standalone S3 server on a free loopback port."""
-    server = MotoS3(tmp_path_factory.mktemp("moto"))
-    server.start()
-    try:
+    with MotoS3(tmp_path_factory.mktemp("moto")) as server:
         yield server.endpoint
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -187,14 +187,11 @@ def test_password_reset_is_throttled_per_client(alice: User, bob: User) -> None:
 def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Gunicorn]]:
     """Two gunicorn servers (two sets of processes) on one database."""
     folder = tmp_path_factory.mktemp("two-servers")
-    servers = [Gunicorn(folder / name, data=folder / "data") for name in ("one", "two")]
-    try:
-        for server in servers:
-            server.start()
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
+    with (
+        Gunicorn(folder / "one", data=folder / "data") as one,
+        Gunicorn(folder / "two", data=folder / "data") as two,
+    ):
+        yield [one, two]
 
 
 def form_post(server: Gunicorn, path: str, data: dict[str, str]) -> httpx.Response:

@@ -28,7 +28,14 @@ from django.db import connection
 
 from tests.fakes.server import FakeProvider, RecordedRequest, Reply
 from tests.images import image_bytes
-from tests.services import MotoS3, celery_broker, free_port, service_missing, wait_until
+from tests.services import (
+    MotoS3,
+    Server,
+    celery_broker,
+    free_port,
+    service_missing,
+    wait_until,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +64,7 @@ def postgres(transactional_db: None) -> str:
 # --- Redis -------------------------------------------------------------------------
 
 
-class RedisServer:
+class RedisServer(Server):
     """A redis-server of our own on a free port, so it may be stopped at will."""
 
     def __init__(self, folder: Path) -> None:
@@ -117,12 +124,8 @@ class RedisServer:
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     folder = tmp_path / "redis"
     folder.mkdir()
-    server = RedisServer(folder)
-    server.start()
-    try:
+    with RedisServer(folder) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -331,12 +334,8 @@ def paid_model(image_api: CountingImageAPI, transactional_db: None) -> Any:
 
 @pytest.fixture
 def moto_s3(tmp_path: Path) -> Iterator[MotoS3]:
-    server = MotoS3(tmp_path)
-    server.start()
-    try:
+    with MotoS3(tmp_path) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
