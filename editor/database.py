@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import psycopg
 from django.conf import settings
 from django.db import OperationalError, connection
 
@@ -89,8 +90,6 @@ def execute_bound(sql: str, params: Sequence[Any]) -> int:
     the write (~30 ms against ~15 ms for 4 MB). The statement still runs on
     Django's connection, in its transaction if there is one.
     """
-    import psycopg
-
     connection.ensure_connection()
     # Errors as Django's (OperationalError for a lost connection), which
     # with_database_retry and the callers expect.

@@ -96,19 +96,16 @@ def _decode(data: bytes, *, max_pixels: int) -> _Decoded:
     The pixel limit is checked from the header, before any pixel is decoded.
     """
     opened = _open(data, max_pixels=max_pixels)
-    try:
-        _load(opened)
-    except ImageRejectedError:
-        opened.image.close()
-        raise
+    _load(opened)
     return opened
 
 
 def _load(opened: _Decoded) -> None:
-    """Decode every pixel of the opened image, or raise ImageRejectedError."""
+    """Decode every pixel of the opened image, or close it and raise ImageRejectedError."""
     try:
         opened.image.load()
     except Exception as exc:
+        opened.image.close()
         raise ImageRejectedError(DAMAGED) from exc
 
 

@@ -7,21 +7,12 @@ import base64
 import pytest
 
 from editor.providers import http, results
-from editor.providers.base import ProviderConfig, ProviderError
+from editor.providers.base import ProviderError
+from tests.fakes.common import API_KEY
 from tests.images import image_bytes
+from tests.providers.test_downloads import config
 
-KEY = "sk-test-0123456789abcdef"
-
-
-def config() -> ProviderConfig:
-    return ProviderConfig(
-        name="router",
-        kind="openai",
-        base_url="http://127.0.0.1:9/v1",
-        api_key=KEY,
-        connect_timeout=1,
-        deadline=2,
-    )
+KEY = API_KEY
 
 
 def test_base64_wrapped_in_lines_decodes() -> None:
