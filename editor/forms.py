@@ -32,6 +32,9 @@ class ValidatedImage:
     thumbnail: bytes | None = None
     # It had more frames; only the first is kept.
     animated: bool = False
+    # The EXIF orientation ``data`` still carries: a phone photo is stored as
+    # received and turned upright by the job's worker (``media.input_upright``).
+    orientation: int = 1
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def read_image(upload: UploadedFile) -> ValidatedImage:
             data,
             max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS,
             thumbnail_size=settings.DARKROOM_THUMBNAIL_SIZE,
+            turn_later=True,
         )
     except imaging.ImageRejectedError as exc:
         raise forms.ValidationError(f"“{upload.name or 'file'}”: {exc}") from exc
@@ -143,6 +147,7 @@ def read_image(upload: UploadedFile) -> ValidatedImage:
         info=prepared.info,
         thumbnail=prepared.thumbnail,
         animated=prepared.animated,
+        orientation=prepared.orientation,
     )
 
 
@@ -165,7 +170,7 @@ def read_stored_image(image: JobImage) -> ValidatedImage:
         raise forms.ValidationError(
             "A stored image has changed since it was saved; upload it again."
         )
-    return ValidatedImage(data=data, info=info)
+    return ValidatedImage(data=data, info=info, orientation=image.orientation)
 
 
 # Roles a user may start a new job from: their inputs and results (not masks).

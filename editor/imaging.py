@@ -3,7 +3,8 @@
 Untrusted bytes only ever reach the PNG, JPEG, WebP and GIF decoders. An
 upload is decoded once: checked, turned upright as browsers show it, brought
 to a mode every provider reads, and thumbnailed, all from that one decode.
-Images are re-encoded only where the result must differ from what came in.
+A phone photo may leave its turn for later (``turn_later``). Images are
+re-encoded only where the result must differ from what came in.
 """
 
 from __future__ import annotations
@@ -180,10 +181,13 @@ class PreparedImage:
     thumbnail: bytes | None
     # It had more frames; only the first was kept.
     animated: bool
+    # The EXIF orientation ``data`` still carries, when turning it was left
+    # for later (``turn_later``); ``info`` and the thumbnail are upright.
+    orientation: int = 1
 
 
 def prepare_image(
-    data: bytes, *, max_pixels: int, thumbnail_size: int | None = None
+    data: bytes, *, max_pixels: int, thumbnail_size: int | None = None, turn_later: bool = False
 ) -> PreparedImage:
     """Check ``data`` and make it what Darkroom stores, decoding it once.
 
@@ -192,6 +196,12 @@ def prepare_image(
     converted where its mode is not plain (see PLAIN_MODES). A JPEG stays a
     JPEG; anything else that changes becomes a PNG. An image that needs none
     of this keeps its bytes as they are.
+
+    With ``turn_later``, a plain JPEG that only needs turning (a phone photo)
+    is checked like an upright one and kept as received, with its orientation
+    in the answer: turning means a full decode, a turn and a re-encode, 2-3
+    times the decode alone, which an upload need not wait for. Browsers show
+    it upright meanwhile, and ``prepare_image`` without ``turn_later`` turns it.
     """
     decoded = _open(data, max_pixels=max_pixels)
     with decoded.image as image:
@@ -199,13 +209,20 @@ def prepare_image(
         target = _stored_format(source_format)
         # Before a JPEG is decoded smaller.
         full_size = image.size
-        if _checked_without_full_decode(decoded, thumbnail_size=thumbnail_size):
-            small = _thumbnail_of(image, size=thumbnail_size) if thumbnail_size else None
+        if _checked_without_full_decode(
+            decoded, thumbnail_size=thumbnail_size, turn_later=turn_later
+        ):
+            small = (
+                _thumbnail_of(_upright(decoded), size=thumbnail_size) if thumbnail_size else None
+            )
+            if decoded.orientation in (5, 6, 7, 8):
+                full_size = (full_size[1], full_size[0])
             return PreparedImage(
                 data=data,
                 info=_info(data, size=full_size, image_format=source_format),
                 thumbnail=small,
                 animated=False,
+                orientation=decoded.orientation,
             )
         _load(decoded)
         plain = _plain(_upright(decoded), target)
@@ -227,10 +244,13 @@ def prepare_image(
     )
 
 
-def _checked_without_full_decode(decoded: _Decoded, *, thumbnail_size: int | None) -> bool:
+def _checked_without_full_decode(
+    decoded: _Decoded, *, thumbnail_size: int | None, turn_later: bool = False
+) -> bool:
     """Whether the opened image was checked without decoding every pixel:
-    True when nothing about it changes and a cheaper check is enough; False
-    when it must be decoded in full (nothing read yet).
+    True when nothing about it changes now and a cheaper check is enough;
+    False when it must be decoded in full (nothing read yet). With
+    ``turn_later``, a JPEG's orientation is not a change now.
 
     A PNG's chunks are read and their checksums verified (for a result, which
     needs no thumbnail now: a full decode of a 1024² PNG took ~16 ms on the
@@ -242,7 +262,7 @@ def _checked_without_full_decode(decoded: _Decoded, *, thumbnail_size: int | Non
     image = decoded.image
     source_format = str(image.format)
     if (
-        decoded.orientation != 1
+        (decoded.orientation != 1 and not (turn_later and source_format == "JPEG"))
         or decoded.animated
         or source_format not in STORED_FORMATS
         or not _is_plain(image, _stored_format(source_format))
@@ -397,7 +417,11 @@ def _profile_for(mode: str, icc_profile: bytes | None) -> bytes | None:
 def thumbnail(data: bytes, *, size: int) -> bytes:
     """A small WebP (keeps transparency) of stored bytes that fits in ``size``×``size``."""
     with open_image(data) as image:
-        return _thumbnail_of(_plain(image, "PNG"), size=size)
+        # Upright, for a photo stored before it was turned (``turn_later``).
+        upright = _upright(
+            _Decoded(image=image, orientation=exif_orientation(image), animated=False)
+        )
+        return _thumbnail_of(_plain(upright, "PNG"), size=size)
 
 
 def _thumbnail_of(image: Image.Image, *, size: int) -> bytes:

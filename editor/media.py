@@ -36,6 +36,7 @@ def image_store(
     data: bytes,
     info: imaging.ImageInfo,
     thumbnail: bytes | None = None,
+    orientation: int = 1,
 ) -> JobImage:
     """Save one image of ``job`` as given (never re-encoded here).
 
@@ -54,6 +55,7 @@ def image_store(
         format=info.format,
         bytes=info.bytes,
         sha256=info.sha256,
+        orientation=orientation,
     )
     try:
         image.file.save(f"image.{extension}", ContentFile(data), save=False)
@@ -98,6 +100,42 @@ def thumbnail_ensure(image: JobImage) -> JobImage:
         files_delete([name])
     image.refresh_from_db(fields=["thumbnail", "thumbnail_bytes"])
     return image
+
+
+def input_upright(image: JobImage, *, data: bytes) -> bytes:
+    """``data``, the file of an input stored with an EXIF orientation still to
+    apply (``JobImage.orientation``), turned upright and stored in its place.
+
+    Uploads leave turning a photo to the job's worker, which calls this before
+    the image is used: the upload is accepted sooner, and browsers show the
+    photo upright meanwhile. Doing it twice (a redelivered job) is harmless:
+    the conditional update keeps one file and removes the other.
+    """
+    prepared = imaging.prepare_image(data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS)
+    info = prepared.info
+    name = default_storage.save(
+        image_upload_to(image, f"image.{EXTENSIONS.get(info.format, 'bin')}"),
+        ContentFile(prepared.data),
+    )
+    try:
+        turned = JobImage.objects.filter(pk=image.pk, orientation=image.orientation).update(
+            file=name,
+            format=info.format,
+            bytes=info.bytes,
+            sha256=info.sha256,
+            orientation=1,
+        )
+    except BaseException:
+        files_delete([name])
+        raise
+    if turned:
+        Job.objects.filter(pk=image.job_id).update(
+            stored_bytes=F("stored_bytes") + info.bytes - image.bytes
+        )
+        files_delete([image.file.name])
+    else:
+        files_delete([name])
+    return prepared.data
 
 
 def files_delete(names: Iterable[str]) -> None:

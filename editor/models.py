@@ -413,6 +413,10 @@ class JobImage(models.Model):
     # Kept beside ``bytes`` so storage use is counted without asking the storage.
     thumbnail_bytes = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
+    # The EXIF orientation the stored file still carries (1: it is upright).
+    # A phone photo is stored as received and turned by the job's worker
+    # (``media.input_upright``); ``width`` and ``height`` are upright already.
+    orientation = models.PositiveSmallIntegerField(default=1)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

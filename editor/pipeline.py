@@ -41,12 +41,13 @@ from django.utils import timezone
 from editor import events, finishing, imaging, parameters, pricing
 from editor.database import execute_bound, release_connection, with_database_retry
 from editor.heartbeat import beating
-from editor.media import image_store
+from editor.media import image_store, input_upright
 from editor.models import (
     CostSource,
     ImageModel,
     ImageRole,
     Job,
+    JobImage,
     JobKind,
     JobStage,
     JobStatus,
@@ -302,6 +303,8 @@ def _build_request(job: Job) -> ImageRequest:
     ):
         with stored.file.open("rb") as handle:
             data = handle.read()
+        if stored.orientation != 1:
+            data = _input_upright(stored, data)
         if stored.role == ImageRole.MASK:
             mask = data
         else:
@@ -317,6 +320,19 @@ def _build_request(job: Job) -> ImageRequest:
         images=tuple(images),
         mask=mask,
     )
+
+
+def _input_upright(stored: JobImage, data: bytes) -> bytes:
+    """A phone photo's input turned upright now (see ``media.input_upright``)."""
+    # Turning a 12 MP photo takes a quarter of a second: not over a connection.
+    release_connection()
+    try:
+        return input_upright(stored, data=data)
+    except imaging.ImageRejectedError as error:
+        raise ProviderError(
+            f"Image {stored.position + 1} could not be read ({error}), so nothing was sent.",
+            code="bad_input",
+        ) from error
 
 
 def _image_store_released(

@@ -106,6 +106,7 @@ def job_create(
                         data=image.data,
                         info=image.info,
                         thumbnail=image.thumbnail,
+                        orientation=image.orientation,
                     )
                 )
             notices = [

@@ -3,12 +3,14 @@ and edited upright; animations keep their first frame and say so."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.test import Client
-from PIL import Image
+from PIL import Image, ImageOps
 
 from editor import imaging, pipeline
 from editor.models import ImageRole, Job, JobImage, JobStatus
@@ -48,10 +50,13 @@ def test_a_phone_photo_is_stored_thumbnailed_and_edited_upright(
     job = Job.objects.get()
     source = job.images.get(role=ImageRole.INPUT)
     assert (source.width, source.height) == (48, 64)
-    picture = open_bytes(stored(source))
-    assert picture.size == (48, 64)
-    assert close_to(quadrant_colours(picture), QUADRANTS, 12), quadrant_colours(picture)
-    assert picture.getexif().get(0x0112, 1) == 1  # nothing left for a browser to turn
+    # Kept as received until the job's worker turns it; shown upright meanwhile.
+    assert source.orientation == orientation
+    received, received_name = stored(source), source.file.name
+    assert received == oriented_photo(orientation)
+    as_shown = ImageOps.exif_transpose(open_bytes(received))
+    assert as_shown.size == (48, 64)
+    assert close_to(quadrant_colours(as_shown), QUADRANTS, 12), quadrant_colours(as_shown)
     with source.thumbnail.open("rb") as handle:
         small = open_bytes(handle.read())
     assert small.width < small.height
@@ -60,10 +65,45 @@ def test_a_phone_photo_is_stored_thumbnailed_and_edited_upright(
     pipeline.run_job(job_id=str(job.pk))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error_message
+    source.refresh_from_db()
+    assert source.orientation == 1
+    picture = open_bytes(stored(source))
+    assert picture.size == (48, 64)
+    assert close_to(quadrant_colours(picture), QUADRANTS, 12), quadrant_colours(picture)
+    assert picture.getexif().get(0x0112, 1) == 1  # nothing left for a browser to turn
+    assert source.bytes == len(stored(source))
+    assert source.sha256 == hashlib.sha256(stored(source)).hexdigest()
+    # The received file is gone, and the job's storage count follows the new one.
+    assert default_storage.exists(received_name) == (orientation == 1)
+    assert job.stored_bytes == sum(i.bytes + i.thumbnail_bytes for i in job.images.all())
     result = job.images.get(role=ImageRole.RESULT)
     edited = open_bytes(stored(result))
     assert (result.width, result.height) == edited.size == (48, 64)
     assert close_to(quadrant_colours(edited), inverted(QUADRANTS), 16), quadrant_colours(edited)
+
+
+def test_a_photo_not_yet_turned_is_turned_by_the_job_that_reuses_it(
+    alice_client: Client, offline_model: Any
+) -> None:
+    post(alice_client, offline_model, images=[photo_upload(6)])
+    first = Job.objects.get()
+    source = first.images.get(role=ImageRole.INPUT)
+    assert source.orientation == 6  # its own job has not run (yet)
+    response = post(alice_client, offline_model, prompt="invert it", source_image=str(source.pk))
+    assert response.status_code == 302
+    again = Job.objects.exclude(pk=first.pk).get()
+    reused = again.images.get(role=ImageRole.INPUT)
+    assert (reused.orientation, reused.width, reused.height) == (6, 48, 64)
+    pipeline.run_job(job_id=str(again.pk))
+    again.refresh_from_db()
+    assert again.status == JobStatus.SUCCEEDED, again.error_message
+    reused.refresh_from_db()
+    assert reused.orientation == 1
+    edited = open_bytes(stored(again.images.get(role=ImageRole.RESULT)))
+    assert close_to(quadrant_colours(edited), inverted(QUADRANTS), 16), quadrant_colours(edited)
+    # The first job's own copy is untouched until it runs.
+    source.refresh_from_db()
+    assert source.orientation == 6 and stored(source) == oriented_photo(6)
 
 
 def test_a_mask_painted_on_the_upright_photo_fits_and_lands_on_its_pixels(

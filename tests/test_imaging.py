@@ -59,6 +59,44 @@ def test_a_phone_jpeg_is_stored_upright_without_its_orientation_tag(orientation:
     assert close_to(quadrant_colours(small), QUADRANTS, 30), quadrant_colours(small)
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_phone_jpeg_left_to_turn_later_is_kept_as_received_and_described_upright(
+    orientation: int,
+) -> None:
+    photo = oriented_photo(orientation)
+    prepared = imaging.prepare_image(
+        photo, max_pixels=1_000_000, thumbnail_size=16, turn_later=True
+    )
+    assert prepared.data == photo
+    assert prepared.orientation == orientation
+    assert prepared.info.size == (48, 64)
+    assert prepared.thumbnail is not None
+    small = open_bytes(prepared.thumbnail)
+    assert small.size == (12, 16)
+    assert close_to(quadrant_colours(small), QUADRANTS, 30), quadrant_colours(small)
+    # Turning it later gives what turning it at once would have.
+    turned = prepare(prepared.data)
+    assert turned.data == prepare(photo).data and turned.info.size == (48, 64)
+
+
+def test_only_a_plain_jpeg_is_left_to_turn_later() -> None:
+    # A PNG's orientation, or a JPEG that changes anyway, is applied at once.
+    sideways = open_bytes(oriented_photo(6))
+    cmyk = encoded(sideways.convert("CMYK"), "JPEG", exif=sideways.info["exif"])
+    for photo in (oriented_photo(6, image_format="PNG"), cmyk):
+        prepared = imaging.prepare_image(photo, max_pixels=1_000_000, turn_later=True)
+        assert prepared.orientation == 1
+        stored = open_bytes(prepared.data)
+        assert stored.size == (48, 64)
+        assert stored.getexif().get(ORIENTATION, 1) == 1
+
+
+def test_a_thumbnail_of_a_photo_not_yet_turned_is_upright() -> None:
+    small = open_bytes(imaging.thumbnail(oriented_photo(6), size=16))
+    assert small.size == (12, 16)
+    assert close_to(quadrant_colours(small), QUADRANTS, 30), quadrant_colours(small)
+
+
 def test_a_jpeg_turned_upright_keeps_its_quantization_and_subsampling() -> None:
     original = open_bytes(oriented_photo(6, width=480, height=640))
     stored = open_bytes(prepare(oriented_photo(6, width=480, height=640)).data)

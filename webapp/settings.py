@@ -94,6 +94,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it runs once everything else is done with the request.
+    "webapp.memory.CollectAfterBigBodiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "webapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

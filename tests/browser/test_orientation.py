@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
+from editor import pipeline
 from editor.models import ImageRole, Job, JobImage, JobStatus
 from tests.browser.painting import assert_mask_is_stroke, paint_stroke
 from tests.browser.picker import choose_model
@@ -172,11 +173,25 @@ def test_the_editor_and_the_server_see_every_photo_alike(
         assert shown == f"{stored.width}×{stored.height}", name
         assert [stored.width, stored.height] == seen["size"], name
         picture = Image.open(io.BytesIO(read(stored)))
+        if stored.orientation != 1:
+            # A JPEG kept as received until the worker turns it: shown by its tag.
+            picture = ImageOps.exif_transpose(picture)
         assert close_to(quadrant_colours(picture), seen["colours"], 12), name
     # JPEG and PNG turn by their orientation; WebP, and a PNG whose EXIF comes
     # after its pixels, are shown (and kept) as stored.
     assert shown_sizes == ["48×64"] * 9 + ["64×48"] * 2
     assert close_to(drawn[5]["colours"], QUADRANTS, 12)
+    # Once the job has run, every file is stored as it was seen, with no tag
+    # left for a viewer to turn.
+    pipeline.run_job(job_id=str(job.pk))
+    for stored, seen in zip(inputs, drawn, strict=True):
+        stored.refresh_from_db()
+        picture = Image.open(io.BytesIO(read(stored)))
+        assert stored.orientation == 1
+        assert [stored.width, stored.height] == list(picture.size) == seen["size"]
+        assert close_to(quadrant_colours(picture), seen["colours"], 12), stored.position
+        if picture.format == "JPEG":
+            assert picture.getexif().get(0x0112, 1) == 1
 
 
 def read(image: JobImage) -> bytes:
