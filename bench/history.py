@@ -1,7 +1,7 @@
 """Benchmark the history at scale, server-side.
 
-    uv run python bench/history.py [--count 100000] [--database-url URL] [--repeat 100]
-                                   [--data-dir DIR] [--explain]
+    uv run python bench/history.py [--count 100000] [--database-url URL] [--cache-url URL]
+                                   [--repeat 100] [--data-dir DIR] [--explain]
 
 Seeds ``--count`` jobs for one user (``bench``) in a database of its own (by
 default a fresh SQLite file in a temporary folder; with --database-url, an
@@ -9,7 +9,8 @@ empty database made for it: the bench refuses one with other accounts), then
 requests the history and job pages through Django's test Client, round-robin,
 and prints p50/p95 times, SQL time, the app's CPU time and the number of SQL
 queries per page, plus the query plans (--explain). --data-dir keeps the
-seeded database for the next run.
+seeded database for the next run. --cache-url (Redis) keeps sessions and
+users in the cache, as the README's production setup does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--database-url", default="", help="Default: SQLite in a temp folder.")
     parser.add_argument("--data-dir", default="", help="Default: a new temporary folder.")
+    parser.add_argument("--cache-url", default="", help="Default: the database's own cache.")
     parser.add_argument("--repeat", type=int, default=100, help="Requests per page.")
     parser.add_argument("--explain", action="store_true", help="Print the query plans.")
     args = parser.parse_args()
@@ -41,6 +43,8 @@ def main() -> None:
     os.environ["DARKROOM_DATA_DIR"] = str(data_dir)
     os.environ["DARKROOM_MEDIA_ROOT"] = str(data_dir / "media")
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{data_dir / 'bench.sqlite3'}"
+    if args.cache_url:
+        os.environ["CACHE_URL"] = args.cache_url
     # Persistent connections, as the production settings recommend: without
     # them every request also pays a new database connection.
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
@@ -68,7 +72,11 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     from editor.selectors import encode_cursor
 
     vendor = connection.vendor
-    print(f"Database: {vendor} ({connection.settings_dict['NAME']}); data in {data_dir}")
+    cache = "Redis" if args.cache_url else "the database's"
+    print(
+        f"Database: {vendor} ({connection.settings_dict['NAME']}); cache: {cache}; "
+        f"data in {data_dir}"
+    )
     call_command("migrate", verbosity=0)
     if User.objects.exclude(username="bench").exists():
         # The bench replaces its user's jobs and adds demo providers: never

@@ -360,6 +360,18 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
     page.set_input_files("#id_images", [png(600, 800, (90, 40, 160))])
     wait_for_painter(page)
     choose_gpt_image_1(page)
+    # The chosen model's price is shown whole, and the menu keeps to one line.
+    price = page.locator(".ts-control .model-price")
+    expect(price).to_contain_text("$0.042")
+    assert price.evaluate("el => el.scrollWidth <= el.clientWidth"), "the price is cut short"
+    menu_rows = page.eval_on_selector_all(
+        ".topbar nav > *",
+        """items => new Set(items.map(item => {
+          const box = item.getBoundingClientRect();
+          return Math.round(box.top + box.height / 2);
+        })).size""",
+    )
+    assert menu_rows == 1, "the menu wraps on a phone"
     page.fill("#id_n", "2")
     page.evaluate("() => window.scrollTo(0, 0)")
     wait_for_painter(page)
