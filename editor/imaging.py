@@ -123,9 +123,7 @@ def _open(data: bytes, *, max_pixels: int) -> _Decoded:
         # Read before loading: browsers take a PNG's orientation only from an
         # eXIf chunk ahead of the pixels, which is what Pillow has read by now.
         orientation = exif_orientation(image)
-        width, height = image.size
-        if orientation in (5, 6, 7, 8):
-            width, height = height, width
+        width, height = upright_size(image.size, orientation)
         if width * height > max_pixels:
             image.close()
             raise ImageRejectedError(
@@ -139,6 +137,11 @@ def _open(data: bytes, *, max_pixels: int) -> _Decoded:
             image.close()
             raise ImageRejectedError(DAMAGED) from exc
     return _Decoded(image=image, orientation=orientation, animated=animated)
+
+
+def upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``size`` once ``orientation`` is applied: 5 to 8 turn it a quarter."""
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
 def exif_orientation(image: Image.Image) -> int:
@@ -208,15 +211,12 @@ def prepare_image(
         source_format = str(image.format)
         target = _stored_format(source_format)
         # Before a JPEG is decoded smaller.
-        full_size = image.size
+        full_size = upright_size(image.size, decoded.orientation)
         if _checked_without_full_decode(
             decoded, thumbnail_size=thumbnail_size, turn_later=turn_later
         ):
-            small = (
-                _thumbnail_of(_upright(decoded), size=thumbnail_size) if thumbnail_size else None
-            )
-            if decoded.orientation in (5, 6, 7, 8):
-                full_size = (full_size[1], full_size[0])
+            upright = _upright(image, decoded.orientation)
+            small = _thumbnail_of(upright, size=thumbnail_size) if thumbnail_size else None
             return PreparedImage(
                 data=data,
                 info=_info(data, size=full_size, image_format=source_format),
@@ -225,7 +225,7 @@ def prepare_image(
                 orientation=decoded.orientation,
             )
         _load(decoded)
-        plain = _plain(_upright(decoded), target)
+        plain = _plain(_upright(image, decoded.orientation), target)
         if plain is image and not decoded.animated and source_format in STORED_FORMATS:
             stored, stored_format = data, source_format
         else:
@@ -298,11 +298,11 @@ def _is_plain(image: Image.Image, image_format: str) -> bool:
     return image.mode in PLAIN_MODES[image_format] and "transparency" not in image.info
 
 
-def _upright(decoded: _Decoded) -> Image.Image:
-    """The decoded image turned as its EXIF orientation says (itself if it says nothing)."""
-    if decoded.orientation == 1:
-        return decoded.image
-    return ImageOps.exif_transpose(decoded.image) or decoded.image
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    """``image`` turned as its EXIF ``orientation`` says (itself if it says nothing)."""
+    if orientation == 1:
+        return image
+    return ImageOps.exif_transpose(image) or image
 
 
 def _plain(image: Image.Image, image_format: str) -> Image.Image:
@@ -418,9 +418,7 @@ def thumbnail(data: bytes, *, size: int) -> bytes:
     """A small WebP (keeps transparency) of stored bytes that fits in ``size``×``size``."""
     with open_image(data) as image:
         # Upright, for a photo stored before it was turned (``turn_later``).
-        upright = _upright(
-            _Decoded(image=image, orientation=exif_orientation(image), animated=False)
-        )
+        upright = _upright(image, exif_orientation(image))
         return _thumbnail_of(_plain(upright, "PNG"), size=size)
 
 
@@ -454,7 +452,7 @@ def canonical_mask(data: bytes, *, max_pixels: int) -> CanonicalMask:
     """
     decoded = _decode(data, max_pixels=max_pixels)
     with decoded.image:
-        area, convention = _marked_area(_plain(_upright(decoded), "PNG"))
+        area, convention = _marked_area(_plain(_upright(decoded.image, decoded.orientation), "PNG"))
     png = encode(area, "PNG", optimize=True)
     return CanonicalMask(
         png=png,

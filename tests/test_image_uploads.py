@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from PIL import Image, ImageOps
@@ -82,13 +83,19 @@ def test_a_phone_photo_is_stored_thumbnailed_and_edited_upright(
     assert close_to(quadrant_colours(edited), inverted(QUADRANTS), 16), quadrant_colours(edited)
 
 
+def sideways_job(client: Client, model: Any) -> tuple[Job, JobImage]:
+    """A job made from a phone photo (EXIF 6), and its input, not yet turned."""
+    post(client, model, images=[photo_upload(6)])
+    job = Job.objects.get()
+    source = job.images.get(role=ImageRole.INPUT)
+    assert source.orientation == 6  # its job has not run (yet)
+    return job, source
+
+
 def test_a_photo_not_yet_turned_is_turned_by_the_job_that_reuses_it(
     alice_client: Client, offline_model: Any
 ) -> None:
-    post(alice_client, offline_model, images=[photo_upload(6)])
-    first = Job.objects.get()
-    source = first.images.get(role=ImageRole.INPUT)
-    assert source.orientation == 6  # its own job has not run (yet)
+    first, source = sideways_job(alice_client, offline_model)
     response = post(alice_client, offline_model, prompt="invert it", source_image=str(source.pk))
     assert response.status_code == 302
     again = Job.objects.exclude(pk=first.pk).get()
@@ -104,6 +111,24 @@ def test_a_photo_not_yet_turned_is_turned_by_the_job_that_reuses_it(
     # The first job's own copy is untouched until it runs.
     source.refresh_from_db()
     assert source.orientation == 6 and stored(source) == oriented_photo(6)
+
+
+def test_a_photo_that_cannot_be_turned_fails_its_job_before_anything_is_sent(
+    alice_client: Client, offline_model: Any
+) -> None:
+    job, source = sideways_job(alice_client, offline_model)
+    # Damaged in storage after it was checked.
+    default_storage.delete(source.file.name)
+    assert default_storage.save(source.file.name, ContentFile(b"not a JPEG")) == source.file.name
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "bad_input"
+    assert job.error_message.startswith("Image 1 could not be read (")
+    assert job.error_message.endswith("so nothing was sent.")
+    assert job.sent is None
+    source.refresh_from_db()
+    assert source.orientation == 6
 
 
 def test_a_mask_painted_on_the_upright_photo_fits_and_lands_on_its_pixels(

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.urls import get_resolver
 
+from webapp.middleware import declared_length
+
 # A request body this big is an upload of images (a job's form fields are a
 # few kilobytes).
 BIG_BODY_BYTES = 1024 * 1024
@@ -47,13 +49,7 @@ class CollectAfterBigBodiesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if _body_bytes(request) >= BIG_BODY_BYTES:
+        # After RequestSizeLimitMiddleware, a chunked body's length is set too.
+        if declared_length(request) >= BIG_BODY_BYTES:
             gc.collect()
         return response
-
-
-def _body_bytes(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0

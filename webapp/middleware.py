@@ -60,6 +60,15 @@ class ReadableRefusalsMiddleware:
         return response
 
 
+def declared_length(request: HttpRequest) -> int:
+    """The body's Content-Length; 0 when it has none or an unreadable one
+    (Django reads such a body as empty, and so does Darkroom)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class RequestSizeLimitMiddleware:
     """Refuses a request body over ``DARKROOM_MAX_REQUEST_BYTES`` with a 413.
 
@@ -78,10 +87,7 @@ class RequestSizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DARKROOM_MAX_REQUEST_BYTES
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0  # Django reads such a body as empty, and so do we
+        declared = declared_length(request)
         if declared > limit:
             return self.too_large(request)
         if declared or "HTTP_TRANSFER_ENCODING" not in request.META:
