@@ -8,7 +8,6 @@ the image and its owner, so it cannot be turned into another file's URL.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import pybase64
 from django.core import signing
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
@@ -84,7 +84,7 @@ def json_response(answer: Mapping[str, Any], *, status: int = 200) -> HttpRespon
 
     def encode(value: Any) -> Any:
         if isinstance(value, Base64Image):
-            images.append(base64.b64encode(value.data))
+            images.append(pybase64.b64encode(value.data))
             return marker
         return DjangoJSONEncoder().default(value)
 

@@ -7,13 +7,13 @@ form: the image API adds a way in, not a second set of rules.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import pybase64
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.http import HttpRequest, QueryDict
@@ -209,7 +209,7 @@ def _data_url_bytes(url: str, what: str) -> bytes:
             param="images",
         )
     try:
-        return base64.b64decode(payload, validate=True)
+        return pybase64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(
             400, f"{what.capitalize()}: the data URL is not valid base64.", param="images"

@@ -9,11 +9,12 @@ change. It may answer ``b64_json`` even when a URL was asked for; both work.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import pybase64
 
 from editor import imaging
 from editor.providers import http, results
@@ -211,7 +212,7 @@ WIRE: dict[str, tuple[str, Any]] = {
 
 def data_url(data: bytes, image_format: str) -> str:
     mime = http.MIME_TYPES.get(image_format, "image/png")
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return f"data:{mime};base64,{pybase64.b64encode_as_string(data)}"
 
 
 def raw_limit() -> int:

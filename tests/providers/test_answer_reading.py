@@ -42,3 +42,11 @@ def test_an_answer_echoing_the_key_anywhere_is_saved_without_it() -> None:
 def test_an_answer_without_the_key_is_saved_as_it_is() -> None:
     answer = {"data": [{"b64_json": "QUJD" * 1000}], "usage": {"total_tokens": 3}}
     assert http.redact_payload(config(), answer) is answer
+
+
+@pytest.mark.parametrize("text", ["QUJ", "QUJD\u00e9QUJD", "QUJDR"])
+def test_base64_that_does_not_decode_is_refused_plainly(text: str) -> None:
+    with pytest.raises(ProviderError) as caught:
+        results.decode_b64(config(), text, index=1)
+    assert caught.value.code == "bad_result"
+    assert "result 2 as base64 that does not decode" in caught.value.message
