@@ -38,7 +38,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import events, finishing, imaging, parameters, pricing
+from editor import events, finishing, imaging, metadata, parameters, pricing
 from editor.database import execute_bound, release_connection, with_database_retry
 from editor.heartbeat import beating
 from editor.media import image_store, input_upright
@@ -308,9 +308,11 @@ def _build_request(job: Job) -> ImageRequest:
         if stored.role == ImageRole.MASK:
             mask = data
         else:
+            # The owner's file keeps its EXIF; the provider gets the picture.
+            sent = metadata.without_metadata(data, image_format=stored.format)
             images.append(
                 SourceImage(
-                    data=data, width=stored.width, height=stored.height, format=stored.format
+                    data=sent, width=stored.width, height=stored.height, format=stored.format
                 )
             )
     return ImageRequest(
