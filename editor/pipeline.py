@@ -38,7 +38,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from editor import events, finishing, imaging, metadata, parameters, pricing
+from editor import events, finishing, imaging, metadata, parameters, pricing, saved_answers
 from editor.database import execute_bound, release_connection, with_database_retry
 from editor.heartbeat import beating
 from editor.media import image_store, input_upright
@@ -81,6 +81,8 @@ class JobObserver:
 
     def __init__(self, job: Job) -> None:
         self.job = job
+        # The provider's answer as saved, once it has come.
+        self.answer: Mapping[str, Any] = {}
 
     def stage(self, stage: str) -> None:
         now = timezone.now()
@@ -120,6 +122,7 @@ class JobObserver:
             lambda: answer_save(job_id=self.job.pk, answer=payload, now=now),
             what=f"job {self.job.pk}: saving the provider's answer",
         )
+        self.answer = payload
 
 
 def answer_save(*, job_id: uuid.UUID, answer: Mapping[str, Any], now: datetime) -> None:
@@ -199,11 +202,16 @@ def run_job(*, job_id: str) -> None:
             request = with_database_retry(
                 lambda: _build_request(job), what=f"reading the images of job {job.pk}"
             )
-            result = _results_for(job, request)
-            with_database_retry(
+            result, answer = _results_for(job, request)
+            stored = with_database_retry(
                 lambda: _store_results(job, result, request),
                 what=f"storing the results of job {job.pk}",
             )
+            if stored:
+                with_database_retry(
+                    lambda: _answer_slim(job, answer),
+                    what=f"job {job.pk}: slimming the saved answer",
+                )
         except OperationalError:
             # The database stayed out of reach past the retry deadline. The
             # job is left running; once its heartbeat stops, the sweep settles
@@ -245,7 +253,8 @@ def _unexpected_failure(job: Job, error: Exception) -> dict[str, Any]:
     return {"code": code, "message": message, "detail": {"type": type(error).__name__}}
 
 
-def _results_for(job: Job, request: ImageRequest) -> ProviderResult:
+def _results_for(job: Job, request: ImageRequest) -> tuple[ProviderResult, Mapping[str, Any]]:
+    """The provider's results for ``job``, and its answer as saved."""
     model = job.image_model
     if model is None or not model.is_usable:
         raise ProviderError(
@@ -255,11 +264,13 @@ def _results_for(job: Job, request: ImageRequest) -> ProviderResult:
     if job.provider_response:
         # A previous delivery saved the provider's answer and then stopped:
         # build the results from it, never pay for a second call.
-        return adapter.results_from_response(job.provider_response, request)
+        answer = job.provider_response
+        return adapter.results_from_response(answer, request), answer
     if job.sent is not None:
         raise ProviderError(MAY_HAVE_CHARGED, code="interrupted_after_sending")
     _check_still_allowed(job, model, request)
-    return _call_provider(adapter, job, request)
+    observer = JobObserver(job)
+    return _call_provider(adapter, job, request, observer), observer.answer
 
 
 def _check_still_allowed(job: Job, model: ImageModel, request: ImageRequest) -> None:
@@ -288,8 +299,9 @@ def _check_still_allowed(job: Job, model: ImageModel, request: ImageRequest) -> 
         )
 
 
-def _call_provider(adapter: ProviderAdapter, job: Job, request: ImageRequest) -> ProviderResult:
-    observer = JobObserver(job)
+def _call_provider(
+    adapter: ProviderAdapter, job: Job, request: ImageRequest, observer: JobObserver
+) -> ProviderResult:
     if job.kind == JobKind.EDIT:
         return adapter.edit(request, observer=observer)
     return adapter.generate(request, observer=observer)
@@ -349,12 +361,13 @@ def _image_store_released(
     image_store(job=job, role=role, position=position, data=data, info=info)
 
 
-def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> None:
+def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> bool:
+    """Store the results and finish the job; False if it is no longer this delivery's."""
     mine = Job.objects.filter(pk=job.pk, deliveries=job.deliveries)
     if not mine.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELED]).exists():
         # The sweep gave up on this delivery: the answer stays saved on the row.
         logger.info("Job %s is no longer this worker's; results not stored.", job.pk)
-        return
+        return False
     # A job canceled meanwhile still keeps its (paid-for) results.
     _running(job).update(stage=JobStage.STORING, heartbeat=timezone.now())
     if not result.images:
@@ -423,6 +436,21 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> N
         mask_leak=max(leaks) if leaks else None,
     )
     events.job_changed(job.pk)
+    return True
+
+
+def _answer_slim(job: Job, answer: Mapping[str, Any]) -> None:
+    """Drop from the saved answer the base64 its stored results now hold
+    (see ``editor.saved_answers``): after the job's end is told, off the
+    path of whoever waits for it."""
+    stored = dict(
+        job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW]).values_list("sha256", "pk")
+    )
+    slimmed = saved_answers.answer_slimmed(
+        answer, stored_by_sha256={digest: str(pk) for digest, pk in stored.items()}
+    )
+    if slimmed is not None:
+        Job.objects.filter(pk=job.pk, deliveries=job.deliveries).update(provider_response=slimmed)
 
 
 def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:

@@ -106,3 +106,15 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Any]:
         ),
     ):
         yield app
+
+
+@pytest.fixture
+def openai_model(db: None) -> Iterator[tuple[Any, Any]]:
+    """A strict fake OpenAI server over HTTP, and its gpt-image-1 as a Darkroom model."""
+    from tests.fakes.openai import OpenAIFake
+    from tests.providers.conftest import model_of, provider_on
+
+    fake = OpenAIFake()
+    with fake.running():
+        provider = provider_on(kind="openai", base_url=fake.base_url + "/v1")
+        yield fake, model_of(provider, "gpt-image-1")

@@ -13,7 +13,7 @@ from editor.metadata import without_metadata
 from editor.models import ImageModel, ImageRole, JobStatus
 from tests.factories import make_job
 from tests.fakes.openai import OpenAIFake
-from tests.providers.conftest import model_of, provider_on, run
+from tests.providers.conftest import run
 
 GPS_IFD = 0x8825
 MAKE = 0x010F
@@ -126,14 +126,6 @@ def test_a_file_without_metadata_is_sent_byte_for_byte(image_format: str) -> Non
 )
 def test_a_file_whose_structure_is_broken_is_left_as_it_is(data: bytes, image_format: str) -> None:
     assert without_metadata(data, image_format=image_format) == data
-
-
-@pytest.fixture
-def openai_model(db: None) -> Any:
-    fake = OpenAIFake()
-    with fake.running():
-        provider = provider_on(kind="openai", base_url=fake.base_url + "/v1")
-        yield fake, model_of(provider, "gpt-image-1")
 
 
 def test_the_provider_gets_the_photo_without_its_gps_and_the_owner_keeps_it_whole(

@@ -31,8 +31,18 @@ CASES = [
 
 @pytest.mark.parametrize(("fake_class", "kind", "model_id", "n"), CASES, ids=[c[1] for c in CASES])
 def test_the_saved_answer_rebuilds_the_results_and_the_sent_mask(
-    alice: Any, fake_class: Any, kind: str, model_id: str, n: int
+    alice: Any, fake_class: Any, kind: str, model_id: str, n: int, monkeypatch: Any
 ) -> None:
+    # The answer as it was saved on arrival: once the results are stored,
+    # the job's copy no longer holds their base64 (editor.saved_answers).
+    saved: list[Any] = []
+    save = pipeline.answer_save
+
+    def answer_save(**kwargs: Any) -> None:
+        saved.append(kwargs["answer"])
+        save(**kwargs)
+
+    monkeypatch.setattr(pipeline, "answer_save", answer_save)
     fake = fake_class()
     with fake.running():
         provider = provider_on(kind=kind, base_url=fake.base_url + "/v1")
@@ -48,9 +58,7 @@ def test_the_saved_answer_rebuilds_the_results_and_the_sent_mask(
         assert job.status == JobStatus.SUCCEEDED, job.error_message
         paid = len(fake.requests)
         request = pipeline._build_request(job)
-        rebuilt = adapter_for(provider.config()).results_from_response(
-            job.provider_response, request
-        )
+        rebuilt = adapter_for(provider.config()).results_from_response(saved[-1], request)
         assert len(fake.requests) == paid  # nothing was called again
     stored = []
     for image in job.images.filter(role=ImageRole.RESULT).order_by("position"):
