@@ -10,8 +10,8 @@ the README's Production section runs it: gunicorn (webapp/gunicorn.conf.py)
 and a Celery thread-pool worker, on PostgreSQL and Redis, in a data folder of
 its own. The same openai SDK call, ``images.generate``, is then timed
 alternately against the fake directly and through Darkroom's /v1/ (token,
-job row, queue, worker, provider call, result decoded, stored and
-thumbnailed, the waiting request answering with the image), and the ratio of
+job row, queue, worker, provider call, answer saved, result decoded,
+checked and stored, the waiting request answering with the image), and the ratio of
 the medians is printed. The database must be empty or the bench's own (it
 refuses one with other accounts); it is created if missing.
 """
