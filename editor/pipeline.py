@@ -208,8 +208,9 @@ def run_job(*, job_id: str) -> None:
                 what=f"storing the results of job {job.pk}",
             )
             if stored:
+                # After the job's end is told: off the path of whoever waits for it.
                 with_database_retry(
-                    lambda: _answer_slim(job, answer),
+                    lambda: saved_answers.job_answer_slim(job=job, answer=answer),
                     what=f"job {job.pk}: slimming the saved answer",
                 )
         except OperationalError:
@@ -437,20 +438,6 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
     )
     events.job_changed(job.pk)
     return True
-
-
-def _answer_slim(job: Job, answer: Mapping[str, Any]) -> None:
-    """Drop from the saved answer the base64 its stored results now hold
-    (see ``editor.saved_answers``): after the job's end is told, off the
-    path of whoever waits for it."""
-    stored = dict(
-        job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW]).values_list("sha256", "pk")
-    )
-    slimmed = saved_answers.answer_slimmed(
-        answer, stored_by_sha256={digest: str(pk) for digest, pk in stored.items()}
-    )
-    if slimmed is not None:
-        Job.objects.filter(pk=job.pk, deliveries=job.deliveries).update(provider_response=slimmed)
 
 
 def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:

@@ -15,11 +15,20 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
+from django.db.models import Func, IntegerField
+
+from editor.models import ImageRole, Job, JobStatus
 from editor.providers.results import b64_bytes
 
+# Finished jobs whose saved answer is shorter than this hold no image worth
+# dropping: a 1-pixel PNG is ~90 bytes of base64, a real result megabytes.
+_SMALLEST_SLIMMED_ANSWER = 2048
 # The keys of an images answer's ``data`` items that hold an image as base64.
 _BASE64_KEYS = ("b64_json", "b64_ephemeral")
 
@@ -68,3 +77,53 @@ def _sha256_of(value: str) -> str | None:
     except (binascii.Error, ValueError):
         return None
     return hashlib.sha256(data).hexdigest()
+
+
+def job_answer_slim(*, job: Job, answer: Mapping[str, Any]) -> bool:
+    """Save ``answer`` slimmed on ``job`` (this delivery's, once its results
+    are stored); False when nothing could go."""
+    stored = dict(
+        job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW]).values_list("sha256", "pk")
+    )
+    slimmed = answer_slimmed(
+        answer, stored_by_sha256={digest: str(pk) for digest, pk in stored.items()}
+    )
+    if slimmed is None:
+        return False
+    return bool(
+        Job.objects.filter(pk=job.pk, deliveries=job.deliveries).update(provider_response=slimmed)
+    )
+
+
+@dataclass(frozen=True)
+class SlimmedBatch:
+    examined: int
+    slimmed: int
+    # Where the next batch starts; None after the last job.
+    next_after: uuid.UUID | None
+
+
+def finished_answers_slim(*, after: uuid.UUID | None = None, batch_size: int = 100) -> SlimmedBatch:
+    """Slim the saved answers of up to ``batch_size`` finished jobs, in id
+    order after ``after``: for answers saved before Darkroom slimmed them.
+
+    Only succeeded and canceled jobs (whose results are stored); only
+    answers long enough to hold an image, measured without reading them.
+    """
+    jobs = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.CANCELED]).order_by("pk")
+    if after is not None:
+        jobs = jobs.filter(pk__gt=after)
+    page = list(jobs.values_list("pk", flat=True)[:batch_size])
+    if not page:
+        return SlimmedBatch(examined=0, slimmed=0, next_after=None)
+    # PostgreSQL tells a stored value's size from its header; length()
+    # would read every megabyte of it.
+    size = "OCTET_LENGTH" if connection.vendor == "postgresql" else "LENGTH"
+    big = (
+        Job.objects.filter(pk__in=page)
+        .annotate(answer_size=Func("provider_response", function=size, output_field=IntegerField()))
+        .filter(answer_size__gte=_SMALLEST_SLIMMED_ANSWER)
+        .only("pk", "deliveries", "provider_response")
+    )
+    slimmed = sum(job_answer_slim(job=job, answer=job.provider_response) for job in big.iterator())
+    return SlimmedBatch(examined=len(page), slimmed=slimmed, next_after=page[-1])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from PIL import Image
 
-from editor.models import ImageModel, ImageRole, JobStatus
+from editor.models import ImageModel, ImageRole, Job, JobStatus
 from editor.saved_answers import answer_slimmed
 from tests.factories import make_job
 from tests.fakes.common import b64, json_reply, not_an_image
@@ -95,3 +98,39 @@ def test_a_failed_job_keeps_its_answer_whole(
     job = run(make_job(user=alice, model=model))
     assert job.status == JobStatus.FAILED
     assert job.provider_response["data"][0]["b64_json"] == b64(b"this is not an image")
+
+
+def test_the_command_slims_the_answers_of_jobs_finished_before(
+    openai_model: tuple[OpenAIFake, ImageModel], alice: Any
+) -> None:
+    fake, model = openai_model
+    noise = io.BytesIO()
+    Image.effect_noise((64, 64), 80).save(noise, format="PNG")
+    result = noise.getvalue()
+    whole = {"created": 1, "data": [{"b64_json": b64(result)}], "usage": {"a": 1}}
+    finished = []
+    for _ in range(3):
+        fake.then(json_reply(whole))
+        job = run(make_job(user=alice, model=model, params={"n": 1}))
+        assert job.status == JobStatus.SUCCEEDED, job.error_message
+        finished.append(job)
+    fake.then(not_an_image())
+    failed = run(make_job(user=alice, model=model))
+    assert failed.status == JobStatus.FAILED
+    failed_answer = failed.provider_response
+    # As saved before answers were slimmed.
+    Job.objects.filter(pk__in=[job.pk for job in finished]).update(provider_response=whole)
+    out = io.StringIO()
+    call_command("slim_answers", "--batch-size", "2", stdout=out)
+    assert out.getvalue().strip() == "3 saved answers slimmed, of 3 finished jobs."
+    for job in finished:
+        job.refresh_from_db()
+        stored = job.images.get(role=ImageRole.RESULT)
+        assert job.provider_response["data"][0]["darkroom_stored"]["image"] == str(stored.pk)
+        assert job.provider_response["usage"] == {"a": 1}
+    failed.refresh_from_db()
+    assert failed.provider_response == failed_answer
+    # Run again: nothing left to do.
+    out = io.StringIO()
+    call_command("slim_answers", stdout=out)
+    assert out.getvalue().strip() == "0 saved answers slimmed, of 3 finished jobs."
