@@ -208,11 +208,7 @@ def run_job(*, job_id: str) -> None:
                 what=f"storing the results of job {job.pk}",
             )
             if stored:
-                # After the job's end is told: off the path of whoever waits for it.
-                with_database_retry(
-                    lambda: saved_answers.job_answer_slim(job=job, answer=answer),
-                    what=f"job {job.pk}: slimming the saved answer",
-                )
+                _answer_slim(job, answer)
         except OperationalError:
             # The database stayed out of reach past the retry deadline. The
             # job is left running; once its heartbeat stops, the sweep settles
@@ -272,6 +268,19 @@ def _results_for(job: Job, request: ImageRequest) -> tuple[ProviderResult, Mappi
     _check_still_allowed(job, model, request)
     observer = JobObserver(job)
     return _call_provider(adapter, job, request, observer), observer.answer
+
+
+def _answer_slim(job: Job, answer: Mapping[str, Any]) -> None:
+    """Drop the stored results' base64 from the saved answer, after the job's
+    end is told (off the path of whoever waits for it).
+
+    It only saves room: whatever goes wrong leaves the answer whole (and
+    ``slim_answers`` can slim it later), never touches the finished job.
+    """
+    try:
+        saved_answers.job_answer_slim(job=job, answer=answer)
+    except Exception:
+        logger.warning("Could not slim the saved answer of job %s", job.pk, exc_info=True)
 
 
 def _check_still_allowed(job: Job, model: ImageModel, request: ImageRequest) -> None:

@@ -71,9 +71,8 @@ def _item_slimmed(item: dict[str, Any], stored_by_sha256: Mapping[str, str]) -> 
 
 def _sha256_of(value: str) -> str | None:
     """The SHA-256 of the bytes ``value`` holds as base64 (or a data URL)."""
-    text = value.split(",", 1)[1] if value.startswith("data:") else value
     try:
-        data = b64_bytes(text)
+        data = b64_bytes(value)
     except (binascii.Error, ValueError):
         return None
     return hashlib.sha256(data).hexdigest()
@@ -82,11 +81,10 @@ def _sha256_of(value: str) -> str | None:
 def job_answer_slim(*, job: Job, answer: Mapping[str, Any]) -> bool:
     """Save ``answer`` slimmed on ``job`` (this delivery's, once its results
     are stored); False when nothing could go."""
-    stored = dict(
-        job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW]).values_list("sha256", "pk")
-    )
+    stored = job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW])
     slimmed = answer_slimmed(
-        answer, stored_by_sha256={digest: str(pk) for digest, pk in stored.items()}
+        answer,
+        stored_by_sha256={digest: str(pk) for digest, pk in stored.values_list("sha256", "pk")},
     )
     if slimmed is None:
         return False

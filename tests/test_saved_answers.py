@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from PIL import Image
 
+from editor import saved_answers
 from editor.models import ImageModel, ImageRole, Job, JobStatus
 from editor.saved_answers import answer_slimmed
 from tests.factories import make_job
@@ -134,3 +136,22 @@ def test_the_command_slims_the_answers_of_jobs_finished_before(
     out = io.StringIO()
     call_command("slim_answers", stdout=out)
     assert out.getvalue().strip() == "0 saved answers slimmed, of 3 finished jobs."
+
+
+def test_a_slimming_that_fails_leaves_the_job_finished_and_its_answer_whole(
+    openai_model: tuple[OpenAIFake, ImageModel], alice: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    fake, model = openai_model
+    result = image_bytes(64, 64, colour=(1, 2, 3))
+    fake.then(json_reply({"created": 1, "data": [{"b64_json": b64(result)}]}))
+
+    def broken(**kwargs: Any) -> bool:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(saved_answers, "job_answer_slim", broken)
+    job = run(make_job(user=alice, model=model, params={"n": 1}))
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.error_code == ""
+    assert job.provider_response["data"][0]["b64_json"] == b64(result)
+    assert f"Could not slim the saved answer of job {job.pk}" in caplog.text
+    assert "failed unexpectedly" not in caplog.text

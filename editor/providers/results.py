@@ -41,11 +41,10 @@ MAX_REDIRECTS = 3
 
 
 def decode_b64(config: ProviderConfig, value: str, *, index: int) -> ResultImage:
-    text = value.split(",", 1)[1] if value.startswith("data:") else value
-    if len(text) * 3 // 4 > MAX_RESULT_BYTES:
+    if len(value) * 3 // 4 > MAX_RESULT_BYTES:
         raise _too_large_result(config, index)
     try:
-        data = b64_bytes(text)
+        data = b64_bytes(value)
     except (binascii.Error, ValueError):
         raise http.safe_error(
             config,
@@ -56,8 +55,8 @@ def decode_b64(config: ProviderConfig, value: str, *, index: int) -> ResultImage
     return check_image(config, data, index=index)
 
 
-def b64_bytes(text: str) -> bytes:
-    """The bytes of ``text``, base64 that may hold line breaks.
+def b64_bytes(value: str) -> bytes:
+    """The bytes of ``value``, base64 (or a data URL) that may hold line breaks.
 
     pybase64 decodes strict base64 with SIMD: ~0.2 ms for a 4 MB result,
     where the standard library took ~9 ms, on the way to the user. Base64
@@ -65,6 +64,7 @@ def b64_bytes(text: str) -> bytes:
     the standard library would; the image check that follows refuses what
     a stray character breaks.
     """
+    text = value.split(",", 1)[1] if value.startswith("data:") else value
     try:
         return pybase64.b64decode(text, validate=True)
     except binascii.Error:
