@@ -173,6 +173,15 @@ def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
         return _info(data, size=image.size, image_format=str(image.format))
 
 
+def probe_image(data: bytes, *, max_pixels: int) -> ImageInfo:
+    """Describe ``data`` from its header alone (no pixel decoded), or raise
+    ImageRejectedError: what a file needs to be stored and served before
+    the image is checked."""
+    opened = _open(data, max_pixels=max_pixels)
+    with opened.image as image:
+        return _info(data, size=image.size, image_format=str(image.format))
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image as Darkroom keeps it: upright, first frame, in a plain mode."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import logging
+import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,30 @@ def image_store(
     stored and shown without waiting for one, and ``thumbnail_ensure`` makes
     it when it is first asked for.
     """
-    extension = EXTENSIONS.get(info.format, "bin")
+    image = image_file_write(
+        job=job, role=role, position=position, data=data, info=info, orientation=orientation
+    )
+    try:
+        if thumbnail is not None:
+            image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
+            image.thumbnail_bytes = len(thumbnail)
+        images_record(job_id=job.pk, images=[image])
+    except BaseException:
+        files_delete([image.file.name, image.thumbnail.name])
+        raise
+    return image
+
+
+def image_file_write(
+    *,
+    job: Job,
+    role: str,
+    position: int,
+    data: bytes,
+    info: imaging.ImageInfo,
+    orientation: int = 1,
+) -> JobImage:
+    """Write one image's file; returns its row, not saved yet (``images_record``)."""
     image = JobImage(
         job=job,
         role=role,
@@ -57,19 +81,15 @@ def image_store(
         sha256=info.sha256,
         orientation=orientation,
     )
-    try:
-        image.file.save(f"image.{extension}", ContentFile(data), save=False)
-        if thumbnail is not None:
-            image.thumbnail.save("thumb.webp", ContentFile(thumbnail), save=False)
-            image.thumbnail_bytes = len(thumbnail)
-        image.save()
-        Job.objects.filter(pk=job.pk).update(
-            stored_bytes=F("stored_bytes") + image.bytes + image.thumbnail_bytes
-        )
-    except BaseException:
-        files_delete([image.file.name, image.thumbnail.name])
-        raise
+    image.file.save(f"image.{EXTENSIONS.get(info.format, 'bin')}", ContentFile(data), save=False)
     return image
+
+
+def images_record(*, job_id: uuid.UUID, images: Sequence[JobImage]) -> None:
+    """Save the rows of files already written, and count their bytes on the job."""
+    JobImage.objects.bulk_create(images)
+    added = sum(image.bytes + image.thumbnail_bytes for image in images)
+    Job.objects.filter(pk=job_id).update(stored_bytes=F("stored_bytes") + added)
 
 
 def thumbnail_ensure(image: JobImage) -> JobImage:

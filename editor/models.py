@@ -389,6 +389,11 @@ class ImageRole(models.TextChoices):
     # The provider's answer as received, kept when the shown result differs
     # from it (cropped back, or the original put back outside the mask).
     RAW = "raw", "Provider's raw output"
+    # An image of the provider's answer, kept in storage the moment it
+    # arrived (``editor.saved_answers``). Storing the results turns it into
+    # the result or raw output that holds its bytes; one Darkroom had to
+    # convert leaves it as it came.
+    ANSWER = "answer", "Provider's answer as received"
 
 
 def image_upload_to(instance: JobImage, filename: str) -> str:

@@ -13,8 +13,9 @@ delivered at least once, so every step is a conditional update on the row:
   can hold far more calls than the database has connections. A write that
   finds no connection is retried until a deadline, then the job is left to
   the sweep;
-* the provider's answer is saved on the row the moment it arrives, before it
-  is decoded or downloaded, so a crash afterwards never loses a paid result.
+* the provider's answer is saved the moment it arrives, before it is
+  decoded or downloaded (its images in file storage, the rest on the row:
+  ``editor.saved_answers``), so a crash afterwards never loses a paid result.
 
 Each claim increments ``deliveries``; that number is the running worker's
 token, so a worker the sweep gave up on cannot overwrite what came after it.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -33,7 +34,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -41,7 +42,14 @@ from django.utils import timezone
 from editor import events, finishing, imaging, metadata, parameters, pricing, saved_answers
 from editor.database import execute_bound, release_connection, with_database_retry
 from editor.heartbeat import beating
-from editor.media import image_store, input_upright
+from editor.media import (
+    EXTENSIONS,
+    files_delete,
+    image_file_write,
+    image_store,
+    images_record,
+    input_upright,
+)
 from editor.models import (
     CostSource,
     ImageModel,
@@ -81,8 +89,13 @@ class JobObserver:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        # The provider's answer as saved, once it has come.
+        # The provider's answer once it has come, and as it was saved (its
+        # images named, not held: ``editor.saved_answers``).
         self.answer: Mapping[str, Any] = {}
+        self.saved_answer: Mapping[str, Any] = {}
+        # The answer images kept so far, by position: an adapter that makes
+        # one call per image saves the answer gathered so far after each.
+        self.kept: dict[int, tuple[str, str]] = {}
 
     def stage(self, stage: str) -> None:
         now = timezone.now()
@@ -112,17 +125,83 @@ class JobObserver:
             )
 
     def response_received(self, payload: Mapping[str, Any]) -> None:
-        """Save the provider's answer, before anything else happens to it.
+        """Save the provider's answer, before anything else happens to it:
+        its images to file storage, the rest on the row.
 
         Filtered on the primary key only: a paid answer is kept even if the job
         was canceled or given up on meanwhile.
         """
         now = timezone.now()
-        with_database_retry(
-            lambda: answer_save(job_id=self.job.pk, answer=payload, now=now),
-            what=f"job {self.job.pk}: saving the provider's answer",
-        )
+        written = _answer_images_write(self.job, payload, already=self.kept.keys())
+        kept = {**self.kept, **{image.position: (str(image.pk), image.sha256) for image in written}}
+        saved = saved_answers.answer_noted(payload, stored=kept) if kept else payload
+        try:
+            with_database_retry(
+                lambda: _answer_record(job=self.job, answer=saved, images=written, now=now),
+                what=f"job {self.job.pk}: saving the provider's answer",
+            )
+        except BaseException:
+            files_delete(image.file.name for image in written)
+            raise
         self.answer = payload
+        self.saved_answer = saved
+        self.kept = kept
+
+
+def _answer_images_write(
+    job: Job, answer: Mapping[str, Any], *, already: Collection[int]
+) -> list[JobImage]:
+    """Write the images ``answer`` holds as base64 to file storage, as the
+    job's answer images (rows not saved yet).
+
+    What does not look like an image from its header stays in the saved
+    answer, and so does everything when storage fails: the row then holds
+    the answer whole, as the only copy of what was paid for.
+    """
+    release_connection()
+    written: list[JobImage] = []
+    try:
+        for found in saved_answers.answer_images(answer):
+            if found.position in already:
+                continue
+            try:
+                info = imaging.probe_image(
+                    found.data, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
+                )
+            except imaging.ImageRejectedError:
+                continue
+            if info.format not in EXTENSIONS:
+                continue
+            written.append(
+                image_file_write(
+                    job=job,
+                    role=ImageRole.ANSWER,
+                    position=found.position,
+                    data=found.data,
+                    info=info,
+                )
+            )
+    except Exception:
+        logger.warning(
+            "Job %s: could not keep the answer's images in file storage; the answer is "
+            "saved whole on the job instead.",
+            job.pk,
+            exc_info=True,
+        )
+        files_delete(image.file.name for image in written)
+        return []
+    return written
+
+
+def _answer_record(
+    *, job: Job, answer: Mapping[str, Any], images: list[JobImage], now: datetime
+) -> None:
+    with transaction.atomic():
+        # A retried write whose first attempt was committed after all (the
+        # connection lost on the way back) must not record the images twice.
+        if images and not JobImage.objects.filter(pk=images[0].pk).exists():
+            images_record(job_id=job.pk, images=images)
+        answer_save(job_id=job.pk, answer=answer, now=now)
 
 
 def answer_save(*, job_id: uuid.UUID, answer: Mapping[str, Any], now: datetime) -> None:
@@ -132,8 +211,8 @@ def answer_save(*, job_id: uuid.UUID, answer: Mapping[str, Any], now: datetime) 
             provider_response=dict(answer), answered=now, heartbeat=now
         )
         return
-    # Megabytes of base64 on the way to the user's result: bound apart
-    # from the statement (see execute_bound).
+    # An answer whose images could not be kept apart holds megabytes of
+    # base64: bound apart from the statement (see execute_bound).
     execute_bound(
         _SAVE_ANSWER_SQL,
         [Job._meta.get_field("provider_response").get_prep_value(dict(answer)), now, now, job_id],
@@ -261,13 +340,28 @@ def _results_for(job: Job, request: ImageRequest) -> tuple[ProviderResult, Mappi
     if job.provider_response:
         # A previous delivery saved the provider's answer and then stopped:
         # build the results from it, never pay for a second call.
-        answer = job.provider_response
-        return adapter.results_from_response(answer, request), answer
+        return adapter.results_from_response(_answer_read(job), request), job.provider_response
     if job.sent is not None:
         raise ProviderError(MAY_HAVE_CHARGED, code="interrupted_after_sending")
     _check_still_allowed(job, model, request)
     observer = JobObserver(job)
-    return _call_provider(adapter, job, request, observer), observer.answer
+    return _call_provider(adapter, job, request, observer), observer.saved_answer
+
+
+def _answer_read(job: Job) -> dict[str, Any]:
+    """The saved answer of ``job`` as it came, its images read back from storage."""
+    try:
+        return saved_answers.answer_whole(job=job, answer=job.provider_response)
+    except OperationalError:
+        raise
+    except Exception as error:
+        # Storage lost the file (or will not give it): the row still says
+        # what was answered, and nothing is called again.
+        raise ProviderError(
+            "The provider's answer to this job was saved, but its images could not be "
+            f"read back from storage ({error}).",
+            code="answer_unreadable",
+        ) from error
 
 
 def _answer_slim(job: Job, answer: Mapping[str, Any]) -> None:
@@ -371,6 +465,27 @@ def _image_store_released(
     image_store(job=job, role=role, position=position, data=data, info=info)
 
 
+class _AnswerImages:
+    """Stores a job's results, each as the answer image that holds its bytes
+    when there is one (written when the answer came), else as a new file."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.by_sha256: dict[str, list[JobImage]] = {}
+        for image in job.images.filter(role=ImageRole.ANSWER).order_by("position"):
+            self.by_sha256.setdefault(image.sha256, []).append(image)
+
+    def store(self, *, role: str, position: int, data: bytes, info: imaging.ImageInfo) -> None:
+        same = self.by_sha256.get(info.sha256)
+        if same:
+            # Same bytes, so the same format and size: only the row changes.
+            JobImage.objects.filter(pk=same.pop(0).pk).update(
+                role=role, position=position, width=info.width, height=info.height
+            )
+            return
+        _image_store_released(job=self.job, role=role, position=position, data=data, info=info)
+
+
 def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> bool:
     """Store the results and finish the job; False if it is no longer this delivery's."""
     mine = Job.objects.filter(pk=job.pk, deliveries=job.deliveries)
@@ -389,6 +504,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
             "role", "position"
         )
     )
+    kept = _AnswerImages(job)
     leaks: list[float] = []
     notices: list[str] = []
     lined_up = False
@@ -404,18 +520,10 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
         lined_up = lined_up or finished.changed
         if finished.changed and (ImageRole.RAW, position) not in stored:
             # The answer as received goes first: it is what was paid for.
-            _image_store_released(
-                job=job, role=ImageRole.RAW, position=position, data=image.data, info=info
-            )
+            kept.store(role=ImageRole.RAW, position=position, data=image.data, info=info)
         if (ImageRole.RESULT, position) not in stored:
             shown = finishing.finished_info(finished) if finished.changed else info
-            _image_store_released(
-                job=job,
-                role=ImageRole.RESULT,
-                position=position,
-                data=finished.data,
-                info=shown,
-            )
+            kept.store(role=ImageRole.RESULT, position=position, data=finished.data, info=shown)
     if lined_up:
         notices.insert(0, finishing.lined_up_notice(job=job, request=request))
     if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from editor import pipeline
+from editor import pipeline, saved_answers
 from editor.models import ImageRole, JobStatus
 from editor.providers.registry import adapter_for
 from tests.factories import make_job
@@ -33,8 +33,7 @@ CASES = [
 def test_the_saved_answer_rebuilds_the_results_and_the_sent_mask(
     alice: Any, fake_class: Any, kind: str, model_id: str, n: int, monkeypatch: Any
 ) -> None:
-    # The answer as it was saved on arrival: once the results are stored,
-    # the job's copy no longer holds their base64 (editor.saved_answers).
+    # The answer as it was saved on arrival (editor.saved_answers).
     saved: list[Any] = []
     save = pipeline.answer_save
 
@@ -58,7 +57,10 @@ def test_the_saved_answer_rebuilds_the_results_and_the_sent_mask(
         assert job.status == JobStatus.SUCCEEDED, job.error_message
         paid = len(fake.requests)
         request = pipeline._build_request(job)
-        rebuilt = adapter_for(provider.config()).results_from_response(saved[-1], request)
+        # Saved without the images' base64: the images are in storage.
+        assert all("darkroom_stored" in item for item in saved[-1]["data"])
+        whole = saved_answers.answer_whole(job=job, answer=saved[-1])
+        rebuilt = adapter_for(provider.config()).results_from_response(whole, request)
         assert len(fake.requests) == paid  # nothing was called again
     stored = []
     for image in job.images.filter(role=ImageRole.RESULT).order_by("position"):
