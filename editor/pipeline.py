@@ -23,6 +23,7 @@ token, so a worker the sweep gave up on cannot overwrite what came after it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections import Counter
@@ -47,7 +48,6 @@ from editor.media import (
     files_delete,
     image_file_write,
     image_store,
-    images_record,
     input_upright,
 )
 from editor.models import (
@@ -135,9 +135,16 @@ class JobObserver:
         written = _answer_images_write(self.job, payload, already=self.kept.keys())
         kept = {**self.kept, **{image.position: (str(image.pk), image.sha256) for image in written}}
         saved = saved_answers.answer_noted(payload, stored=kept) if kept else payload
+        attempts = itertools.count()
         try:
             with_database_retry(
-                lambda: _answer_record(job=self.job, answer=saved, images=written, now=now),
+                lambda: _answer_record(
+                    job=self.job,
+                    answer=saved,
+                    images=written,
+                    now=now,
+                    retried=next(attempts) > 0,
+                ),
                 what=f"job {self.job.pk}: saving the provider's answer",
             )
         except BaseException:
@@ -194,34 +201,52 @@ def _answer_images_write(
 
 
 def _answer_record(
-    *, job: Job, answer: Mapping[str, Any], images: list[JobImage], now: datetime
+    *, job: Job, answer: Mapping[str, Any], images: list[JobImage], now: datetime, retried: bool
 ) -> None:
     with transaction.atomic():
         # A retried write whose first attempt was committed after all (the
         # connection lost on the way back) must not record the images twice.
-        if images and not JobImage.objects.filter(pk=images[0].pk).exists():
-            images_record(job_id=job.pk, images=images)
-        answer_save(job_id=job.pk, answer=answer, now=now)
+        if retried and images and JobImage.objects.filter(pk=images[0].pk).exists():
+            images = []
+        JobImage.objects.bulk_create(images)
+        answer_save(
+            job_id=job.pk,
+            answer=answer,
+            now=now,
+            stored_bytes=sum(image.bytes for image in images),
+        )
 
 
-def answer_save(*, job_id: uuid.UUID, answer: Mapping[str, Any], now: datetime) -> None:
-    """Save a provider's answer on its job's row (any status: it was paid for)."""
+def answer_save(
+    *, job_id: uuid.UUID, answer: Mapping[str, Any], now: datetime, stored_bytes: int = 0
+) -> None:
+    """Save a provider's answer on its job's row (any status: it was paid for),
+    counting ``stored_bytes`` more on the job for the answer images stored."""
     if connection.vendor != "postgresql":
         Job.objects.filter(pk=job_id).update(
-            provider_response=dict(answer), answered=now, heartbeat=now
+            provider_response=dict(answer),
+            answered=now,
+            heartbeat=now,
+            stored_bytes=F("stored_bytes") + stored_bytes,
         )
         return
     # An answer whose images could not be kept apart holds megabytes of
     # base64: bound apart from the statement (see execute_bound).
     execute_bound(
         _SAVE_ANSWER_SQL,
-        [Job._meta.get_field("provider_response").get_prep_value(dict(answer)), now, now, job_id],
+        [
+            Job._meta.get_field("provider_response").get_prep_value(dict(answer)),
+            now,
+            now,
+            stored_bytes,
+            job_id,
+        ],
     )
 
 
 _SAVE_ANSWER_SQL = (
-    'UPDATE "editor_job" SET "provider_response" = %s, "answered" = %s, "heartbeat" = %s '
-    'WHERE "id" = %s'
+    'UPDATE "editor_job" SET "provider_response" = %s, "answered" = %s, "heartbeat" = %s, '
+    '"stored_bytes" = "stored_bytes" + %s WHERE "id" = %s'
 )
 
 

@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import random
+import re
 import socket
 import ssl
 import threading
@@ -33,6 +34,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from editor.providers.base import CallObserver, ProviderConfig, ProviderError
 
@@ -477,9 +479,12 @@ def parse_answer(
     The status alone is never trusted: ImageRouter answers 200, writes spaces
     while the model runs, and may then write an error body.
     """
-    text = body.strip()
+    # Where the answer starts (ImageRouter writes spaces while the model
+    # runs), found without copying a body of megabytes.
+    start = _LEADING_SPACE.match(body).end()  # type: ignore[union-attr]
+    head = body[start : start + 200]
     content_type = headers.get("content-type", "").lower()
-    if not text:
+    if not head:
         raise safe_error(
             config,
             f"{config.name} answered HTTP {status} with an empty body.",
@@ -487,30 +492,43 @@ def parse_answer(
             may_have_charged=status < 400,
             detail={"status": status},
         )
-    if "html" in content_type or text[:1] == b"<":
+    if "html" in content_type or head[:1] == b"<":
         raise safe_error(
             config,
             f"{config.name} answered HTTP {status} with a web page instead of an API answer "
             "(often a proxy or gateway error). Check the provider's base URL, or try again later.",
             code="bad_response",
             may_have_charged=status < 400,
-            detail={"status": status, "start": text[:200].decode("utf-8", "replace")},
+            detail={"status": status, "start": head.decode("utf-8", "replace")},
         )
     try:
-        payload = json.loads(text)
+        payload = _json_loads(body)
     except (ValueError, UnicodeDecodeError):
         raise safe_error(
             config,
             f"{config.name} answered HTTP {status} with something that is not valid JSON.",
             code="bad_response",
             may_have_charged=status < 400,
-            detail={"status": status, "start": text[:200].decode("utf-8", "replace")},
+            detail={"status": status, "start": head.decode("utf-8", "replace")},
         ) from None
     if isinstance(payload, dict) and payload.get("error"):
         raise provider_error(config, status, payload)
     if status >= 400:
         raise provider_error(config, status, payload if isinstance(payload, dict) else {})
     return payload
+
+
+_LEADING_SPACE = re.compile(rb"\s*")
+
+
+def _json_loads(body: bytes) -> Any:
+    """``body`` parsed: by orjson (~1 ms for a 4 MB answer, where the
+    standard library takes ~5), else by the standard library, which also
+    reads what orjson refuses (NaN, integers past 64 bits)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def provider_error(

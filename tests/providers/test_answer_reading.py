@@ -50,3 +50,34 @@ def test_base64_that_does_not_decode_is_refused_plainly(text: str) -> None:
         results.decode_b64(config(), text, index=1)
     assert caught.value.code == "bad_result"
     assert "result 2 as base64 that does not decode" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Spaces first, as ImageRouter writes them while the model runs.
+        (b"   \n  " + b'{"data": [{"b64_json": "QUJD"}]}', {"data": [{"b64_json": "QUJD"}]}),
+        # What the fast parser refuses and JSON readers commonly take.
+        (b'{"created": 18446744073709551616, "data": []}', {"created": 2**64, "data": []}),
+        (b'{"data": [], "usage": {"cost": NaN}}', None),
+    ],
+)
+def test_an_answer_is_read_as_the_standard_json_reader_reads_it(
+    body: bytes, expected: dict[str, object] | None
+) -> None:
+    payload = http.parse_answer(config(), 200, {"content-type": "application/json"}, body)
+    if expected is None:
+        assert payload["usage"]["cost"] != payload["usage"]["cost"]  # NaN
+    else:
+        assert payload == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [(b"  <html><body>Bad gateway</body></html>", "<html><body>Bad gateway"), (b" {nope", "{nope")],
+)
+def test_a_body_that_is_not_json_is_reported_from_where_it_starts(body: bytes, start: str) -> None:
+    with pytest.raises(ProviderError) as caught:
+        http.parse_answer(config(), 200, {"content-type": "application/json"}, body)
+    assert caught.value.code == "bad_response"
+    assert caught.value.detail["start"].startswith(start)
