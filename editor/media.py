@@ -20,7 +20,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 
 from editor import imaging
-from editor.models import Job, JobImage, image_upload_to
+from editor.models import FINAL_STATUSES, ImageRole, Job, JobImage, image_upload_to
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +156,39 @@ def input_upright(image: JobImage, *, data: bytes) -> bytes:
     else:
         files_delete([name])
     return prepared.data
+
+
+def final_inputs_upright(*, limit: int = 20) -> int:
+    """Turn upright the phone photos of jobs that ended before a worker
+    turned them (canceled while queued, failed before running); returns how
+    many were turned.
+
+    A job's worker turns its inputs when it runs (``input_upright``); these
+    jobs never will, and their downloads, ZIPs and API answers would hand out
+    the file as received, upright only where the viewer reads its EXIF tag.
+    The recovery sweep calls this each minute, a few images at a time.
+    """
+    to_turn = JobImage.objects.filter(
+        role=ImageRole.INPUT, orientation__gt=1, job__status__in=FINAL_STATUSES
+    ).order_by("created")[:limit]
+    turned = 0
+    for image in to_turn:
+        try:
+            with image.file.open("rb") as handle:
+                input_upright(image, data=handle.read())
+        except imaging.ImageRejectedError:
+            # Damaged since it was checked: nothing can be turned, so it is
+            # not tried again each minute.
+            logger.warning("Input image %s could not be read to turn it upright", image.pk)
+            JobImage.objects.filter(pk=image.pk, orientation=image.orientation).update(
+                orientation=1
+            )
+        except Exception:
+            # Storage out of reach: the next sweep tries again.
+            logger.warning("Could not turn input image %s upright", image.pk, exc_info=True)
+        else:
+            turned += 1
+    return turned
 
 
 def files_delete(names: Iterable[str]) -> None:

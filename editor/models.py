@@ -431,6 +431,15 @@ class JobImage(models.Model):
                 fields=["job", "role", "position"], name="unique_image_position"
             )
         ]
+        indexes = [
+            # The few photos still to turn upright, found by the sweep each
+            # minute without reading every image's row.
+            models.Index(
+                fields=["orientation"],
+                name="jobimage_still_to_turn",
+                condition=models.Q(orientation__gt=1),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.role} {self.position} of {self.job_id}"

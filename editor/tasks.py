@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from editor import catalog, pipeline, usage
+from editor import catalog, media, pipeline, usage
 
 BROKER_TIMEOUT_SECONDS = 5
 
@@ -55,8 +55,11 @@ def waiting_messages() -> int:
 
 @shared_task(name="editor.recover_jobs", ignore_result=True)
 def recover_jobs() -> dict[str, int]:
-    """The periodic sweep (Celery beat): settle jobs of dead workers and lost messages."""
-    return dict(pipeline.jobs_recover(enqueue=enqueue_job, waiting_messages=waiting_messages))
+    """The periodic sweep (Celery beat): settle jobs of dead workers and lost
+    messages, and turn upright the photos of jobs that ended without running."""
+    counts = dict(pipeline.jobs_recover(enqueue=enqueue_job, waiting_messages=waiting_messages))
+    counts["inputs_turned"] = media.final_inputs_upright()
+    return counts
 
 
 @shared_task(name="editor.sync_providers", ignore_result=True)

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from PIL import Image, ImageOps
 
-from editor import imaging, pipeline
+from editor import imaging, media, pipeline, tasks
 from editor.models import ImageRole, Job, JobImage, JobStatus
 from editor.providers.base import ProviderConfig
 from editor.providers.results import check_image
@@ -217,3 +217,55 @@ def test_a_sideways_result_from_a_provider_is_stored_upright() -> None:
     assert result.info is not None and result.info.size == (48, 64)
     assert close_to(quadrant_colours(open_bytes(result.data)), QUADRANTS, 12)
     assert result.info.sha256 == imaging.inspect_image(result.data, max_pixels=10**7).sha256
+
+
+def test_a_photo_whose_job_was_canceled_before_running_is_turned_by_the_sweep(
+    alice_client: Client, offline_model: Any
+) -> None:
+    job, source = sideways_job(alice_client, offline_model)
+    received_name = source.file.name
+    assert alice_client.post(f"/jobs/{job.pk}/cancel/").status_code in (200, 302)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert tasks.recover_jobs()["inputs_turned"] == 1
+    source.refresh_from_db()
+    assert source.orientation == 1
+    picture = open_bytes(stored(source))
+    assert picture.size == (48, 64)
+    assert close_to(quadrant_colours(picture), QUADRANTS, 12), quadrant_colours(picture)
+    assert picture.getexif().get(0x0112, 1) == 1
+    assert (source.bytes, source.sha256) == (
+        len(stored(source)),
+        hashlib.sha256(stored(source)).hexdigest(),
+    )
+    assert not default_storage.exists(received_name)
+    job.refresh_from_db()
+    assert job.stored_bytes == sum(i.bytes + i.thumbnail_bytes for i in job.images.all())
+    # What the owner downloads is the upright file.
+    download = alice_client.get(f"/images/{source.pk}/")
+    assert b"".join(download.streaming_content) == stored(source)
+    # Nothing left to turn.
+    assert media.final_inputs_upright() == 0
+
+
+def test_a_photo_whose_job_is_still_queued_is_left_to_its_worker(
+    alice_client: Client, offline_model: Any
+) -> None:
+    _, source = sideways_job(alice_client, offline_model)
+    assert media.final_inputs_upright() == 0
+    source.refresh_from_db()
+    assert source.orientation == 6 and stored(source) == oriented_photo(6)
+
+
+def test_a_damaged_photo_of_an_ended_job_is_not_tried_again(
+    alice_client: Client, offline_model: Any, caplog: Any
+) -> None:
+    job, source = sideways_job(alice_client, offline_model)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED)
+    default_storage.delete(source.file.name)
+    assert default_storage.save(source.file.name, ContentFile(b"not a JPEG")) == source.file.name
+    assert media.final_inputs_upright() == 0
+    assert f"Input image {source.pk} could not be read to turn it upright" in caplog.text
+    source.refresh_from_db()
+    assert source.orientation == 1
+    assert stored(source) == b"not a JPEG"

@@ -6,19 +6,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from editor import pipeline, tasks
+from editor import tasks
 
 
 class Command(BaseCommand):
     help = (
         "Settle jobs whose worker died (requeue, finish from the saved answer, or fail "
-        "when the provider may have charged) and re-enqueue jobs whose message was lost."
+        "when the provider may have charged), re-enqueue jobs whose message was lost, "
+        "and turn upright the photos of jobs that ended without running."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = pipeline.jobs_recover(
-            enqueue=tasks.enqueue_job, waiting_messages=tasks.waiting_messages
-        )
+        counts = {outcome: count for outcome, count in tasks.recover_jobs().items() if count}
         if not counts:
             self.stdout.write("No job needed recovery.")
             return
