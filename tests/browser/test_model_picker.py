@@ -149,6 +149,32 @@ def test_the_estimate_is_shown_before_run_and_follows_the_choices(
     shot(page, "editor-estimate-before-run")
 
 
+def test_a_choice_made_while_the_estimate_loads_is_priced_too(page: Any, providers: None) -> None:
+    page.goto("/")
+    choose_model(page, "DALL-E 2", typed="dall")
+    estimate = page.locator("#cost-estimate")
+    expect(estimate).to_contain_text("This run: $0.02")
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/editor/estimate/**", hold_the_first)
+    page.select_option("#id_size", "256x256")
+    page.wait_for_function("() => document.querySelector('#cost-estimate.htmx-request')")
+    # The count changes while the size's estimate is still on its way, and
+    # that answer lands before the count's own request goes out.
+    page.fill("#id_n", "3")
+    page.locator("#id_n").dispatch_event("change")
+    held[0].continue_()
+    expect(estimate).to_contain_text("This run: $0.048")
+    page.wait_for_timeout(500)
+    expect(estimate).to_contain_text("This run: $0.048")
+
+
 def test_a_custom_size_outside_the_rules_is_refused_in_the_browser(
     page: Any, providers: None
 ) -> None:
