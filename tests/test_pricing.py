@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from editor import pricing
+from editor import catalog, pricing
+from editor.models import ImageModel
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,40 @@ def test_token_billing_is_explained_in_a_sentence() -> None:
         "($5 text in, $8 image in, $30 image out per million tokens)"
     )
     assert pricing.price_detail({"per_image": "0.04"}) == "$0.04 / image"
+
+
+# OpenAI's published prices per image, in dollars, written here by hand
+# rather than derived from Darkroom's token table, so that a wrong table fails.
+@pytest.mark.parametrize(
+    ("quality", "size", "published"),
+    [
+        ("low", "1024x1024", "0.011"),
+        ("medium", "1024x1024", "0.042"),
+        ("high", "1024x1024", "0.167"),
+        ("low", "1024x1536", "0.016"),
+        ("medium", "1536x1024", "0.063"),
+        ("high", "1024x1536", "0.25"),
+    ],
+)
+def test_gpt_image_1_estimates_are_openais_published_prices(
+    quality: str, size: str, published: str
+) -> None:
+    found = pricing.estimate(
+        pricing={"tokens": "gpt-image-1"}, params={"quality": quality, "size": size, "n": 1}
+    )
+    assert found is not None
+    # Within a tenth of a cent: OpenAI rounds its table to it.
+    assert abs(found.amount - Decimal(published)) <= Decimal("0.001"), found.amount
+
+
+@pytest.mark.parametrize(
+    ("size", "published"), [("256x256", "0.016"), ("512x512", "0.018"), ("1024x1024", "0.02")]
+)
+def test_dalle_2_is_priced_at_openais_list_price(db: None, size: str, published: str) -> None:
+    provider = catalog.provider_create(
+        name="classic", kind="dalle2", base_url="https://api.example/v1", api_key="k", sync=False
+    )
+    catalog.provider_sync_models(provider=provider, offline=True)
+    model = ImageModel.objects.get(provider=provider, model_id="dall-e-2")
+    found = pricing.estimate(pricing=model.pricing, params={"size": size, "n": 2})
+    assert found == pricing.Estimate(amount=Decimal(published) * 2, exact=True)

@@ -9,6 +9,7 @@ from editor.models import ImageModel, Job
 from editor.parameters import conflicts
 from tests.fakes.common import API_KEY
 from tests.images import image_bytes, upload
+from tests.test_job_create import assert_nothing_stored
 
 
 def table_model(kind: str, model_id: str, base_url: str = "https://router.example/v1") -> Any:
@@ -54,6 +55,20 @@ def test_accepted_parameters_are_stored_on_the_job(alice_client: Any) -> None:
     response = post(alice_client, model, square_mode="crop", size="512x512", n="2")
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Job.objects.get().params == {"n": 2, "size": "512x512", "square_mode": "crop"}
+
+
+def test_a_size_dalle_2_does_not_offer_is_refused_by_name_and_nothing_is_stored(
+    alice_client: Any, media_dir: Any
+) -> None:
+    model = table_model("dalle2", "dall-e-2")
+    response = post(alice_client, model, size="300x300", n="1")
+    assert response.status_code == 400
+    page = response.content.decode()
+    # Beside the field: the size asked for and what the model takes instead.
+    assert (
+        "DALL-E 2 does not take size “300x300”; it takes 256x256, 512x512 or 1024x1024."
+    ) in page
+    assert_nothing_stored(media_dir)
 
 
 def test_a_model_without_quality_refuses_it(alice_client: Any) -> None:
