@@ -28,7 +28,7 @@ from tests.images import (
     quadrant_colours,
     upload,
 )
-from tests.media_helpers import stored
+from tests.media_helpers import body_of, stored
 from tests.test_job_create import assert_nothing_stored, post
 
 
@@ -242,8 +242,7 @@ def test_a_photo_whose_job_was_canceled_before_running_is_turned_by_the_sweep(
     job.refresh_from_db()
     assert job.stored_bytes == sum(i.bytes + i.thumbnail_bytes for i in job.images.all())
     # What the owner downloads is the upright file.
-    download = alice_client.get(f"/images/{source.pk}/")
-    assert b"".join(download.streaming_content) == stored(source)
+    assert body_of(alice_client.get(f"/images/{source.pk}/")) == stored(source)
     # Nothing left to turn.
     assert media.final_inputs_upright() == 0
 
