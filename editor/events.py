@@ -31,6 +31,14 @@ STREAM_SECONDS = 10 * 60
 # Per process: above gevent's WEB_WORKER_CONNECTIONS (1 000 by default).
 MAX_REDIS_CONNECTIONS = 5000
 
+# What a change message says. Pages re-read the job at any change; a request
+# waiting for the job's end (editor/api/waiting.py) skips the progress of a
+# job still queued or running, and needs no re-read to know it ended.
+PROGRESS = "progress"  # claimed, or at a new stage: still running
+ENDED = "ended"  # succeeded, failed or canceled
+CHANGED = "changed"  # anything else: read the row to know
+_WEIGHT = {PROGRESS: 0, CHANGED: 1, ENDED: 2}
+
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
@@ -68,14 +76,15 @@ def channel(job_id: uuid.UUID | str) -> str:
     return f"darkroom:job:{job_id}"
 
 
-def job_changed(job_id: uuid.UUID | str) -> None:
-    """Tell the pages watching ``job_id`` that it changed (no-op without Redis)."""
+def job_changed(job_id: uuid.UUID | str, *, news: str = CHANGED) -> None:
+    """Tell whoever watches ``job_id`` that it changed, and how
+    (``PROGRESS``, ``ENDED``, ``CHANGED``); a no-op without Redis."""
     if not enabled():
         return
     import redis
 
     try:
-        _client().publish(channel(job_id), "changed")
+        _client().publish(channel(job_id), news)
     except redis.RedisError:
         # Pages fall back to their periodic re-read; the job goes on.
         logger.warning("Could not publish a change of job %s", job_id, exc_info=True)
@@ -96,21 +105,30 @@ class JobChanges:
         self._pubsub = _client().pubsub(ignore_subscribe_messages=True)
         self._pubsub.subscribe(channel(job_id))
 
-    def wait(self, timeout: float) -> bool:
-        """Block until the job changes (True) or ``timeout`` passes (False).
+    def wait(self, timeout: float) -> str | None:
+        """Block until the job changes or ``timeout`` passes (None).
 
-        A burst of changes counts once: one re-read sees them all. False may
-        also come early (on the subscription's own confirmation), so callers
-        re-read the job either way.
+        A burst of changes counts once, as its weightiest news (``ENDED``
+        over ``CHANGED`` over ``PROGRESS``): one re-read sees them all. None
+        may also come early (on the subscription's own confirmation), so
+        callers re-read the job then.
         """
-        if self._pubsub.get_message(timeout=timeout) is None:
-            return False
-        while self._pubsub.get_message(timeout=0) is not None:
-            pass
-        return True
+        message = self._pubsub.get_message(timeout=timeout)
+        if message is None:
+            return None
+        news = _news(message)
+        while (message := self._pubsub.get_message(timeout=0)) is not None:
+            news = max(news, _news(message), key=_WEIGHT.__getitem__)
+        return news
 
     def close(self) -> None:
         self._pubsub.close()
+
+
+def _news(message: dict[str, Any]) -> str:
+    data = message.get("data")
+    news = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+    return news if news in _WEIGHT else CHANGED
 
 
 def job_stream(job_id: uuid.UUID | str, *, read_version: Any) -> Iterator[bytes]:

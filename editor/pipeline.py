@@ -116,7 +116,7 @@ class JobObserver:
             updated = 1
         # What follows each stage is a wait on the network.
         release_connection()
-        events.job_changed(self.job.pk)
+        events.job_changed(self.job.pk, news=events.PROGRESS if updated else events.CHANGED)
         if not updated and stage == JobStage.SENDING:
             # Canceled, or given up on by the sweep: stop before anything is
             # sent, so nobody pays for a call whose result would be dropped.
@@ -271,7 +271,7 @@ def job_claim(job_id: str) -> Job | None:
             **_too_many_attempts(limit, now)
         )
         return None
-    events.job_changed(job_id)
+    events.job_changed(job_id, news=events.PROGRESS)
     return Job.objects.select_related("image_model__provider").get(pk=job_id)
 
 
@@ -566,7 +566,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
     cost, cost_source = _cost_of(job, result)
     # Only a job still running turns succeeded: a job canceled meanwhile keeps
     # its (paid-for) results but stays canceled.
-    _running(job).update(
+    succeeded = _running(job).update(
         status=JobStatus.SUCCEEDED,
         stage=JobStage.DONE,
         finished=now,
@@ -578,7 +578,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
         result_deadline=result.result_deadline,
         mask_leak=max(leaks) if leaks else None,
     )
-    events.job_changed(job.pk)
+    events.job_changed(job.pk, news=events.ENDED if succeeded else events.CHANGED)
     return True
 
 
@@ -618,7 +618,7 @@ def _result_info(image: ResultImage) -> imaging.ImageInfo:
 
 def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | None = None) -> None:
     now = timezone.now()
-    _running(job).update(
+    failed = _running(job).update(
         status=JobStatus.FAILED,
         stage=JobStage.DONE,
         finished=now,
@@ -627,7 +627,7 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_message=message,
         error_detail=dict(detail or {}),
     )
-    events.job_changed(job.pk)
+    events.job_changed(job.pk, news=events.ENDED if failed else events.CHANGED)
 
 
 # --- Recovery ------------------------------------------------------------------

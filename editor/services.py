@@ -169,7 +169,7 @@ def job_cancel(*, job: Job) -> bool:
     )
     job.refresh_from_db()
     if updated:
-        events.job_changed(job.pk)
+        events.job_changed(job.pk, news=events.ENDED)
     return bool(updated)
 
 

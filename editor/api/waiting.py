@@ -2,9 +2,12 @@
 
 The job's row says when it is done. With job changes published over Redis
 (editor/events.py), the request hears of the end the moment the worker
-stores it and re-reads the row then; a re-read every RECHECK_SECONDS covers
-a lost message. Without Redis it re-reads the row: often at first (a quick
-job answers within ~50 ms of finishing), then less often for long calls.
+stores it, without reading the row; the job's progress on the way (claimed,
+sending, waiting...) is no reason to read it either, which keeps the web
+process off the CPU the worker needs meanwhile. A re-read every
+RECHECK_SECONDS covers a lost message. Without Redis it re-reads the row:
+often at first (a quick job answers within ~50 ms of finishing), then less
+often for long calls.
 """
 
 from __future__ import annotations
@@ -31,21 +34,34 @@ def job_wait(*, job_id: uuid.UUID, timeout: float) -> bool:
     """Wait up to ``timeout`` seconds for the job to finish; True if it did."""
     deadline = time.monotonic() + timeout
     changes = _subscribe(job_id)
+    read_at: float | None = None
     try:
-        while not _is_done(job_id):
+        while True:
+            if read_at is None:
+                if _is_done(job_id):
+                    return True
+                read_at = time.monotonic()
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             if changes is not None:
                 try:
-                    changes.wait(min(left, RECHECK_SECONDS))
-                    continue
+                    news = changes.wait(min(left, RECHECK_SECONDS))
                 except redis.RedisError:
                     logger.warning("Lost the change feed of job %s; polling it", job_id)
                     changes.close()
                     changes = None
+                    read_at = None
+                    continue
+                if news == events.ENDED:
+                    return True
+                # None is a quiet spell (or the subscription's confirmation):
+                # read the row once a while, in case a message was lost.
+                if news == events.CHANGED or time.monotonic() - read_at >= RECHECK_SECONDS:
+                    read_at = None
+                continue
             time.sleep(min(_poll_pause(timeout - left), left))
-        return True
+            read_at = None
     finally:
         if changes is not None:
             changes.close()

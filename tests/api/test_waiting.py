@@ -32,6 +32,12 @@ def finish_later(job: Job, *, after: float, publish: bool) -> list[float]:
     return finished
 
 
+def running_job(user: Any) -> Job:
+    job = make_job(user=user)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    return job
+
+
 def test_a_waiting_request_hears_of_the_end_at_once_and_reads_the_job_rarely(
     settings: Any, alice: Any, transactional_db: None
 ) -> None:
@@ -45,6 +51,42 @@ def test_a_waiting_request_hears_of_the_end_at_once_and_reads_the_job_rarely(
     # Polling every 50 ms would have read the row about 30 times: this read it
     # first, once more after a second, and once after the change.
     assert len(reads) <= 5, [query["sql"] for query in reads]
+
+
+def test_progress_is_not_read_and_the_end_needs_no_read(
+    settings: Any, alice: Any, transactional_db: None
+) -> None:
+    push_job_changes(settings)
+    job = running_job(alice)
+
+    def run() -> None:
+        # A job's path: claimed, sending, waiting, downloading; then its end.
+        for _ in range(4):
+            time.sleep(0.1)
+            events.job_changed(job.pk, news=events.PROGRESS)
+        time.sleep(0.1)
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+        ended.append(time.monotonic())
+        events.job_changed(job.pk, news=events.ENDED)
+
+    ended: list[float] = []
+    threading.Thread(target=run).start()
+    with CaptureQueriesContext(connection) as reads:
+        assert waiting.job_wait(job_id=job.pk, timeout=30) is True
+    assert time.monotonic() - ended[0] < 0.2
+    # The first read only: the web process stays off the CPU and the
+    # database while the worker runs the job.
+    assert len(reads) == 1, [query["sql"] for query in reads]
+
+
+def test_a_plain_change_is_read_to_know_whether_the_job_ended(
+    settings: Any, alice: Any, transactional_db: None
+) -> None:
+    push_job_changes(settings)
+    job = running_job(alice)
+    finished = finish_later(job, after=0.3, publish=True)  # news: CHANGED
+    assert waiting.job_wait(job_id=job.pk, timeout=30) is True
+    assert time.monotonic() - finished[0] < 0.2
 
 
 def test_without_redis_the_request_polls_and_still_sees_the_end(
