@@ -36,7 +36,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -439,9 +439,13 @@ def _call_provider(
 def _build_request(job: Job) -> ImageRequest:
     images: list[SourceImage] = []
     mask: bytes | None = None
-    for stored in job.images.filter(role__in=[ImageRole.INPUT, ImageRole.MASK]).order_by(
-        "position"
-    ):
+    # A generation has no images to send: no query for them.
+    sources = (
+        job.images.filter(role__in=[ImageRole.INPUT, ImageRole.MASK]).order_by("position")
+        if job.kind == JobKind.EDIT
+        else []
+    )
+    for stored in sources:
         with stored.file.open("rb") as handle:
             data = handle.read()
         if stored.orientation != 1:
@@ -494,10 +498,10 @@ class _AnswerImages:
     """Stores a job's results, each as the answer image that holds its bytes
     when there is one (written when the answer came), else as a new file."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, answer_images: list[JobImage]) -> None:
         self.job = job
         self.by_sha256: dict[str, list[JobImage]] = {}
-        for image in job.images.filter(role=ImageRole.ANSWER).order_by("position"):
+        for image in sorted(answer_images, key=lambda image: image.position):
             self.by_sha256.setdefault(image.sha256, []).append(image)
 
     def store(self, *, role: str, position: int, data: bytes, info: imaging.ImageInfo) -> None:
@@ -513,23 +517,22 @@ class _AnswerImages:
 
 def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> bool:
     """Store the results and finish the job; False if it is no longer this delivery's."""
-    mine = Job.objects.filter(pk=job.pk, deliveries=job.deliveries)
-    if not mine.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELED]).exists():
+    if not _storing_begin(job):
         # The sweep gave up on this delivery: the answer stays saved on the row.
         logger.info("Job %s is no longer this worker's; results not stored.", job.pk)
         return False
-    # A job canceled meanwhile still keeps its (paid-for) results.
-    _running(job).update(stage=JobStage.STORING, heartbeat=timezone.now())
     if not result.images:
         raise ProviderError("The provider answered without any image.", code="empty_result")
-    # A delivery that stopped half-way may have stored some results already;
-    # the (job, role, position) constraint keeps one file per position.
-    stored = set(
-        job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW]).values_list(
-            "role", "position"
+    # Every image of the job's run so far, in one query.
+    images = list(
+        job.images.filter(
+            role__in=[ImageRole.RESULT, ImageRole.RAW, ImageRole.ANSWER, ImageRole.SENT_MASK]
         )
     )
-    kept = _AnswerImages(job)
+    # A delivery that stopped half-way may have stored some results already;
+    # the (job, role, position) constraint keeps one file per position.
+    stored = {(image.role, image.position) for image in images}
+    kept = _AnswerImages(job, [image for image in images if image.role == ImageRole.ANSWER])
     leaks: list[float] = []
     notices: list[str] = []
     lined_up = False
@@ -551,7 +554,7 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
             kept.store(role=ImageRole.RESULT, position=position, data=finished.data, info=shown)
     if lined_up:
         notices.insert(0, finishing.lined_up_notice(job=job, request=request))
-    if result.sent_mask is not None and not job.images.filter(role=ImageRole.SENT_MASK).exists():
+    if result.sent_mask is not None and (ImageRole.SENT_MASK, 0) not in stored:
         info = imaging.inspect_image(
             result.sent_mask, max_pixels=settings.DARKROOM_MAX_IMAGE_PIXELS
         )
@@ -580,6 +583,24 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
     )
     events.job_changed(job.pk, news=events.ENDED if succeeded else events.CHANGED)
     return True
+
+
+def _storing_begin(job: Job) -> bool:
+    """Show the job as storing its results; False if it is no longer this
+    delivery's. A job canceled meanwhile is still this delivery's: it keeps
+    its (paid-for) results, and its stage."""
+    return bool(
+        Job.objects.filter(
+            pk=job.pk,
+            deliveries=job.deliveries,
+            status__in=[JobStatus.RUNNING, JobStatus.CANCELED],
+        ).update(
+            stage=Case(
+                When(status=JobStatus.RUNNING, then=Value(JobStage.STORING)), default=F("stage")
+            ),
+            heartbeat=timezone.now(),
+        )
+    )
 
 
 def _cost_of(job: Job, result: ProviderResult) -> tuple[Decimal | None, str]:
