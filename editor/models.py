@@ -95,10 +95,7 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
             return usable
         if not user.is_authenticated:
             return self.none()
-        restricting = GroupPolicy.objects.filter(group__user=user).filter(
-            models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
-        )
-        policy_ids = list(restricting.values_list("pk", flat=True).distinct())
+        policy_ids = _restricting_policy_ids(user)
         if not policy_ids:
             return usable
         by_provider = GroupPolicy.providers.through.objects.filter(grouppolicy__in=policy_ids)
@@ -107,6 +104,21 @@ class ImageModelQuerySet(models.QuerySet["ImageModel"]):
             models.Q(provider__in=by_provider.values("provider"))
             | models.Q(pk__in=by_model.values("imagemodel"))
         )
+
+
+def _restricting_policy_ids(user: Any) -> list[int]:
+    """The user's groups' policies that restrict models, read once per user
+    object: a submission asks three times (the API's lookup, the form, the
+    admission), in one request. Kept on the user as Django keeps its
+    permissions (``_perm_cache``): a user read again sees changed groups."""
+    cached: list[int] | None = getattr(user, "_darkroom_model_policies", None)
+    if cached is None:
+        restricting = GroupPolicy.objects.filter(group__user=user).filter(
+            models.Q(providers__isnull=False) | models.Q(image_models__isnull=False)
+        )
+        cached = list(restricting.values_list("pk", flat=True).distinct())
+        user._darkroom_model_policies = cached
+    return cached
 
 
 class ImageModel(models.Model):

@@ -13,7 +13,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from editor import limits, services
 from editor.models import (
@@ -366,16 +368,36 @@ def test_groups_decide_which_models_a_user_sees(
     router_only = Group.objects.create(name="router users")
     GroupPolicy.objects.create(group=router_only).providers.add(priced_model.provider)
     alice.groups.add(router_only)
+    # Each request reads its user again: what its groups allow is read once
+    # per user object, as Django reads its permissions.
+    alice = User.objects.get(pk=alice.pk)
     assert list(ImageModel.objects.available_to(alice)) == [priced_model]
     demo = Group.objects.create(name="demo")
     GroupPolicy.objects.create(group=demo).image_models.add(offline_model)
     alice.groups.add(demo)
+    alice = User.objects.get(pk=alice.pk)
     assert set(ImageModel.objects.available_to(alice)) == {priced_model, offline_model}
     # A group without a choice of providers or models restricts nothing.
     unrestricted = Group.objects.create(name="everyone")
     GroupPolicy.objects.create(group=unrestricted, monthly_limit=Decimal(1))
     bob.groups.add(unrestricted)
     assert set(ImageModel.objects.available_to(bob)) == everything
+
+
+def test_a_submission_reads_what_the_users_groups_allow_once(
+    alice: User, priced_model: ImageModel, offline_model: ImageModel
+) -> None:
+    group = Group.objects.create(name="router users")
+    GroupPolicy.objects.create(group=group).providers.add(priced_model.provider)
+    alice.groups.add(group)
+    with CaptureQueriesContext(connection) as queries:
+        # The image API's lookup, the form and the admission ask in turn.
+        for _ in range(3):
+            assert list(ImageModel.objects.available_to(alice)) == [priced_model]
+    policy_reads = [q for q in queries if 'FROM "editor_grouppolicy"' in q["sql"]]
+    assert len(policy_reads) == 1
+    with pytest.raises(limits.ModelNotAvailable):
+        submit(alice, offline_model, "0", now=MID_DECEMBER)
 
 
 def test_a_hidden_model_is_absent_from_the_picker_and_refused_like_a_disabled_one(
