@@ -39,15 +39,32 @@ def job_for_user(*, user: User, job_id: uuid.UUID | str) -> Job:
     A job in the trash answers 404 too: it is gone from everywhere but the
     trash page until it is restored.
     """
+    return _owned_job(
+        Job.objects.select_related("image_model__provider", "parent")
+        .prefetch_related("images")
+        # The saved provider answer can hold megabytes of base64 that no
+        # page shows; the status poll reads this every second.
+        .defer("provider_response", "parent__provider_response"),
+        user=user,
+        job_id=job_id,
+    )
+
+
+def api_job_for_user(*, user: User, job_id: uuid.UUID | str) -> Job:
+    """``job_for_user`` for the image API's answers, which show no parent:
+    a join and a deferred model fewer on the way to a waiting client."""
+    return _owned_job(
+        Job.objects.select_related("image_model__provider")
+        .prefetch_related("images")
+        .defer("provider_response"),
+        user=user,
+        job_id=job_id,
+    )
+
+
+def _owned_job(jobs: QuerySet[Job], *, user: User, job_id: uuid.UUID | str) -> Job:
     try:
-        return (
-            Job.objects.select_related("image_model__provider", "parent")
-            .prefetch_related("images")
-            # The saved provider answer can hold megabytes of base64 that no
-            # page shows; the status poll reads this every second.
-            .defer("provider_response", "parent__provider_response")
-            .get(pk=job_id, owner_id=user.pk, trashed__isnull=True)
-        )
+        return jobs.get(pk=job_id, owner_id=user.pk, trashed__isnull=True)
     except (Job.DoesNotExist, ValueError, ValidationError):
         # A malformed id is a job that does not exist, nothing more.
         raise Http404("No such job.") from None

@@ -219,7 +219,7 @@ def _job_answer(
 ) -> HttpResponseBase:
     if not respond_async:
         waiting.job_wait(job_id=job.pk, timeout=settings.DARKROOM_API_WAIT_SECONDS)
-    job = selectors.job_for_user(user=job.owner, job_id=job.pk)
+    job = selectors.api_job_for_user(user=job.owner, job_id=job.pk)
     if not job.is_final:
         response = JsonResponse(answers.accepted_answer(request, job), status=202)
         response["Location"] = answers.job_summary(request, job)["url"]
@@ -249,7 +249,7 @@ def _job_error(job: Job) -> ApiError:
 def job_detail(request: HttpRequest, token: ApiToken, job_id: uuid.UUID) -> HttpResponse:
     """A job of this token's user: its status, and its images once it succeeded."""
     try:
-        job = selectors.job_for_user(user=token.owner, job_id=job_id)
+        job = selectors.api_job_for_user(user=token.owner, job_id=job_id)
     except Http404:
         raise ApiError(404, "No such job.", code="job_not_found") from None
     response_format = request.GET.get("response_format") or "b64_json"
