@@ -72,13 +72,16 @@ class ImageInfo:
         return (self.width, self.height)
 
 
-def _info(data: bytes, *, size: tuple[int, int], image_format: str) -> ImageInfo:
+def _info(
+    data: bytes, *, size: tuple[int, int], image_format: str, sha256: str | None = None
+) -> ImageInfo:
+    """What Darkroom records of ``data`` (``sha256``: its digest, when known)."""
     return ImageInfo(
         width=size[0],
         height=size[1],
         format=image_format,
         bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
     )
 
 
@@ -199,7 +202,12 @@ class PreparedImage:
 
 
 def prepare_image(
-    data: bytes, *, max_pixels: int, thumbnail_size: int | None = None, turn_later: bool = False
+    data: bytes,
+    *,
+    max_pixels: int,
+    thumbnail_size: int | None = None,
+    turn_later: bool = False,
+    sha256: str | None = None,
 ) -> PreparedImage:
     """Check ``data`` and make it what Darkroom stores, decoding it once.
 
@@ -214,6 +222,10 @@ def prepare_image(
     in the answer: turning means a full decode, a turn and a re-encode, 2-3
     times the decode alone, which an upload need not wait for. Browsers show
     it upright meanwhile, and ``prepare_image`` without ``turn_later`` turns it.
+
+    ``sha256``: the digest of ``data`` when the caller has it (a result whose
+    answer was hashed on arrival), so bytes kept as they are are not hashed
+    again: ~2 ms for a 3 MB result.
     """
     decoded = _open(data, max_pixels=max_pixels)
     with decoded.image as image:
@@ -228,7 +240,7 @@ def prepare_image(
             small = _thumbnail_of(upright, size=thumbnail_size) if thumbnail_size else None
             return PreparedImage(
                 data=data,
-                info=_info(data, size=full_size, image_format=source_format),
+                info=_info(data, size=full_size, image_format=source_format, sha256=sha256),
                 thumbnail=small,
                 animated=False,
                 orientation=decoded.orientation,
@@ -247,7 +259,12 @@ def prepare_image(
         small = _thumbnail_of(plain, size=thumbnail_size) if thumbnail_size else None
     return PreparedImage(
         data=stored,
-        info=_info(stored, size=size, image_format=stored_format),
+        info=_info(
+            stored,
+            size=size,
+            image_format=stored_format,
+            sha256=sha256 if stored is data else None,
+        ),
         thumbnail=small,
         animated=decoded.animated,
     )

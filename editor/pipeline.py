@@ -61,6 +61,7 @@ from editor.models import (
     JobStatus,
 )
 from editor.providers.base import (
+    DecodedImage,
     ImageRequest,
     ProviderAdapter,
     ProviderError,
@@ -96,6 +97,8 @@ class JobObserver:
         # The answer images kept so far, by position: an adapter that makes
         # one call per image saves the answer gathered so far after each.
         self.kept: dict[int, tuple[str, str]] = {}
+        # Their base64 and bytes, so the results are not decoded again.
+        self.decoded: list[tuple[str, DecodedImage]] = []
 
     def stage(self, stage: str) -> None:
         now = timezone.now()
@@ -132,7 +135,7 @@ class JobObserver:
         was canceled or given up on meanwhile.
         """
         now = timezone.now()
-        written = _answer_images_write(self.job, payload, already=self.kept.keys())
+        decoded, written = _answer_images_write(self.job, payload, already=self.kept.keys())
         kept = {**self.kept, **{image.position: (str(image.pk), image.sha256) for image in written}}
         saved = saved_answers.answer_noted(payload, stored=kept) if kept else payload
         attempts = itertools.count()
@@ -153,13 +156,22 @@ class JobObserver:
         self.answer = payload
         self.saved_answer = saved
         self.kept = kept
+        self.decoded.extend(decoded)
+
+    def decoded_image(self, encoded: str) -> DecodedImage | None:
+        for text, image in self.decoded:
+            # The same string object, as a rule: compared without reading it.
+            if text == encoded:
+                return image
+        return None
 
 
 def _answer_images_write(
     job: Job, answer: Mapping[str, Any], *, already: Collection[int]
-) -> list[JobImage]:
+) -> tuple[list[tuple[str, DecodedImage]], list[JobImage]]:
     """Write the images ``answer`` holds as base64 to file storage, as the
-    job's answer images (rows not saved yet).
+    job's answer images (rows not saved yet); returns them, and each one's
+    base64 with its bytes.
 
     What does not look like an image from its header stays in the saved
     answer, and so does everything when storage fails: the row then holds
@@ -167,6 +179,7 @@ def _answer_images_write(
     """
     release_connection()
     written: list[JobImage] = []
+    decoded: list[tuple[str, DecodedImage]] = []
     try:
         for found in saved_answers.answer_images(answer):
             if found.position in already:
@@ -188,6 +201,7 @@ def _answer_images_write(
                     info=info,
                 )
             )
+            decoded.append((found.encoded, DecodedImage(data=found.data, sha256=info.sha256)))
     except Exception:
         logger.warning(
             "Job %s: could not keep the answer's images in file storage; the answer is "
@@ -196,8 +210,8 @@ def _answer_images_write(
             exc_info=True,
         )
         files_delete(image.file.name for image in written)
-        return []
-    return written
+        return [], []
+    return decoded, written
 
 
 def _answer_record(

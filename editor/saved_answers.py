@@ -46,6 +46,8 @@ class AnswerImage:
     # The index of its item in the answer's ``data``.
     position: int
     data: bytes
+    # The base64 it was decoded from.
+    encoded: str
 
 
 def answer_images(answer: Mapping[str, Any]) -> list[AnswerImage]:
@@ -59,7 +61,7 @@ def answer_images(answer: Mapping[str, Any]) -> list[AnswerImage]:
             data = b64_bytes(item[field])
         except (binascii.Error, ValueError):
             continue
-        found.append(AnswerImage(position=position, data=data))
+        found.append(AnswerImage(position=position, data=data, encoded=item[field]))
     return found
 
 

@@ -15,6 +15,9 @@ class NullObserver:
     def response_received(self, payload: object) -> None:
         pass
 
+    def decoded_image(self, encoded: str) -> None:
+        return None
+
 
 def adapter() -> OfflineAdapter:
     return OfflineAdapter(

@@ -65,6 +65,14 @@ class ResultImage:
     info: ImageInfo | None = None
 
 
+@dataclass(frozen=True)
+class DecodedImage:
+    """An answer's base64 image as the pipeline decoded it on arrival."""
+
+    data: bytes
+    sha256: str
+
+
 @dataclass
 class ProviderResult:
     images: list[ResultImage]
@@ -163,6 +171,11 @@ class CallObserver(Protocol):
     def stage(self, stage: str) -> None: ...
 
     def response_received(self, payload: Mapping[str, Any]) -> None: ...
+
+    def decoded_image(self, encoded: str) -> DecodedImage | None:
+        """The bytes of ``encoded`` (an answer's base64), when they were
+        decoded and hashed already: the results are not decoded twice."""
+        ...
 
 
 class ProviderAdapter(abc.ABC):

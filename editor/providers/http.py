@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import orjson
 
-from editor.providers.base import CallObserver, ProviderConfig, ProviderError
+from editor.providers.base import CallObserver, DecodedImage, ProviderConfig, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class NullObserver:
 
     def response_received(self, payload: Mapping[str, Any]) -> None:
         return
+
+    def decoded_image(self, encoded: str) -> DecodedImage | None:
+        return None
 
 
 def redact(text: str, config: ProviderConfig) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from editor import imaging
 from editor.providers.base import (
     CallObserver,
+    DecodedImage,
     ImageRequest,
     ModelSpec,
     ProviderAdapter,
@@ -130,3 +131,6 @@ class NullObserver:
 
     def response_received(self, payload: Mapping[str, Any]) -> None:
         return
+
+    def decoded_image(self, encoded: str) -> DecodedImage | None:
+        return None

@@ -82,13 +82,19 @@ def _too_large_result(config: ProviderConfig, index: int) -> ProviderError:
 
 
 def check_image(
-    config: ProviderConfig, data: bytes, *, index: int, source_url: str = ""
+    config: ProviderConfig,
+    data: bytes,
+    *,
+    index: int,
+    source_url: str = "",
+    sha256: str | None = None,
 ) -> ResultImage:
+    """``data`` checked as a result (``sha256``: its digest, when known)."""
     if len(data) > MAX_RESULT_BYTES:
         raise _too_large_result(config, index)
     try:
         # Kept as inputs are: upright, first frame, plain mode (usually as sent).
-        prepared = imaging.prepare_image(data, max_pixels=MAX_RESULT_PIXELS)
+        prepared = imaging.prepare_image(data, max_pixels=MAX_RESULT_PIXELS, sha256=sha256)
     except imaging.ImageRejectedError as exc:
         raise http.safe_error(
             config,
@@ -142,7 +148,11 @@ def collect_results(
             observer.stage("downloading")
             downloading = True
         try:
-            images.append(_result_image(config, item, index=index, url_deadline=url_deadline))
+            images.append(
+                _result_image(
+                    config, item, index=index, url_deadline=url_deadline, observer=observer
+                )
+            )
         except ProviderError as failure:
             # One bad result must not cost the others, which are paid for too.
             failures.append(failure)
@@ -156,10 +166,17 @@ def collect_results(
 
 
 def _result_image(
-    config: ProviderConfig, item: dict[str, Any], *, index: int, url_deadline: datetime
+    config: ProviderConfig,
+    item: dict[str, Any],
+    *,
+    index: int,
+    url_deadline: datetime,
+    observer: CallObserver,
 ) -> ResultImage:
     b64 = item.get("b64_json") or item.get("b64_ephemeral")
     if isinstance(b64, str) and b64:
+        if (decoded := observer.decoded_image(b64)) is not None:
+            return check_image(config, decoded.data, index=index, sha256=decoded.sha256)
         return decode_b64(config, b64, index=index)
     url = item.get("url")
     if not isinstance(url, str) or not url:

@@ -61,6 +61,9 @@ class RecordingObserver:
         self.events.append("response")
         self.payloads.append(payload)
 
+    def decoded_image(self, encoded: str) -> None:
+        return None
+
 
 def config_for(fake: OpenAIFake, *, deadline: float = 5.0) -> ProviderConfig:
     return ProviderConfig(
