@@ -135,6 +135,15 @@ class Limits:
     def has_budget(self) -> bool:
         return self.monthly is not None or self.daily is not None
 
+    @property
+    def counts_jobs(self) -> bool:
+        """Whether admitting a job counts the user's jobs or spend."""
+        return (
+            self.has_budget
+            or self.max_active_jobs is not None
+            or self.jobs_per_minute is not None
+        )
+
 
 LIMIT_FIELDS = ("monthly_limit", "daily_limit", "max_active_jobs", "jobs_per_minute")
 
@@ -261,17 +270,20 @@ def submission_admit(
     """Refuse the submission (raise ``SubmissionRefused``) unless the user may
     run it now; return what the new job reserves of the user's budget.
 
-    Call inside the transaction that creates the job. It locks the user's
-    row first, so concurrent submissions of one user are checked one after
-    the other, each seeing the jobs the earlier ones created: 50 parallel
-    submissions with room for 10 create 10 (SQLite's IMMEDIATE transactions
-    serialise writers already).
+    Call inside the transaction that creates the job. When a limit counts
+    the user's jobs or spend, it locks the user's row before counting, so
+    concurrent submissions of one user are checked one after the other,
+    each seeing the jobs the earlier ones created: 50 parallel submissions
+    with room for 10 create 10 (SQLite's IMMEDIATE transactions serialise
+    writers already). Without such a limit there is nothing to count, and
+    nothing to wait for.
     """
     if not ImageModel.objects.available_to(user).filter(pk=image_model.pk).exists():
         raise ModelNotAvailable(MODEL_NOT_AVAILABLE)
-    # NO KEY: inserting a job (its foreign key to the user) does not wait for it.
-    list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
     limits = limits_for(user)
+    if limits.counts_jobs:
+        # NO KEY: inserting a job (its foreign key to the user) does not wait for it.
+        list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk"))
     _check_fair_use(user=user, limits=limits, now=now)
     if (
         estimated_cost is None

@@ -400,6 +400,21 @@ def test_a_submission_reads_what_the_users_groups_allow_once(
         submit(alice, offline_model, "0", now=MID_DECEMBER)
 
 
+def test_the_users_row_is_locked_only_when_a_limit_counts_jobs(
+    alice: User, priced_model: ImageModel
+) -> None:
+    def locks_of_a_submission() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            submit(alice, priced_model, "0", now=MID_DECEMBER)
+        # SQLite serialises writers already: there the read takes no lock clause.
+        return [q["sql"] for q in queries if 'FROM "auth_user"' in q["sql"]]
+
+    # Nothing to count, so nothing for parallel submissions to wait for.
+    assert locks_of_a_submission() == []
+    UserLimits.objects.create(user=alice, jobs_per_minute=100)
+    assert len(locks_of_a_submission()) == 1
+
+
 def test_a_hidden_model_is_absent_from_the_picker_and_refused_like_a_disabled_one(
     alice: User,
     alice_client: Client,
