@@ -8,6 +8,7 @@ the person who submitted (the web form shows it, the /v1/ API returns it).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ from django.contrib.auth.models import User
 from django.db.models import (
     Avg,
     Case,
+    CharField,
     Count,
     DecimalField,
     DurationField,
@@ -139,18 +141,23 @@ class Limits:
     def counts_jobs(self) -> bool:
         """Whether admitting a job counts the user's jobs or spend."""
         return (
-            self.has_budget
-            or self.max_active_jobs is not None
-            or self.jobs_per_minute is not None
+            self.has_budget or self.max_active_jobs is not None or self.jobs_per_minute is not None
         )
 
 
 LIMIT_FIELDS = ("monthly_limit", "daily_limit", "max_active_jobs", "jobs_per_minute")
+_UNPRICED_FIELDS = ("unpriced_policy", "unpriced_price")
 
 
-def site_defaults() -> dict[str, Any]:
-    """The site-wide default: the admin's row over the environment variables."""
-    row = SiteLimits.current()
+def site_defaults(row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The site-wide default: the admin's row over the environment variables.
+
+    ``row``: the admin's row as ``limits_for`` read it (its fields by name;
+    empty when it was never saved), else it is read here.
+    """
+    if row is None:
+        site = SiteLimits.current()
+        row = {name: getattr(site, name) for name in (*LIMIT_FIELDS, *_UNPRICED_FIELDS)}
     from_environment = {
         "monthly_limit": _money_setting(settings.DARKROOM_MONTHLY_LIMIT),
         "daily_limit": _money_setting(settings.DARKROOM_DAILY_LIMIT),
@@ -159,15 +166,17 @@ def site_defaults() -> dict[str, Any]:
         "jobs_per_minute": settings.DARKROOM_JOBS_PER_MINUTE or None,
     }
     values: dict[str, Any] = {
-        name: value if (value := getattr(row, name)) is not None else from_environment[name]
+        name: value if (value := row.get(name)) is not None else from_environment[name]
         for name in LIMIT_FIELDS
     }
     values["sources"] = {
-        name: "site" if getattr(row, name) is not None else "environment" for name in LIMIT_FIELDS
+        name: "site" if row.get(name) is not None else "environment" for name in LIMIT_FIELDS
     }
     policy, price = _unpriced_from_environment()
-    values["unpriced_policy"] = row.unpriced_policy or policy
-    values["unpriced_price"] = row.unpriced_price if row.unpriced_price is not None else price
+    values["unpriced_policy"] = row.get("unpriced_policy") or policy
+    values["unpriced_price"] = (
+        row["unpriced_price"] if row.get("unpriced_price") is not None else price
+    )
     return values
 
 
@@ -190,15 +199,31 @@ def _unpriced_from_environment() -> tuple[str, Decimal | None]:
 def limits_for(user: User) -> Limits:
     """The user's own limit where set, else the most generous of their groups'
     where any sets it, else the site-wide default."""
-    values = site_defaults()
-    # The groups' rows and the user's own in one round trip: this runs on
-    # every submission and every account page.
-    groups = GroupPolicy.objects.filter(group__user=user).annotate(level=Value("group"))
-    own_row = UserLimits.objects.filter(user=user).annotate(level=Value("user"))
+    # The site's row, the groups' and the user's own in one round trip: this
+    # runs on every submission and every account page. Only the site's row
+    # has the unpriced-model fields; the others answer empty ones, under
+    # names of their own so that every part of the union lists its columns
+    # in the same order (model fields, then annotations).
+    no_price = {
+        "policy": Value("", output_field=CharField()),
+        "price": Value(None, output_field=DecimalField()),
+    }
+    site = SiteLimits.objects.filter(pk=1).annotate(
+        level=Value("site"), policy=F("unpriced_policy"), price=F("unpriced_price")
+    )
+    groups = GroupPolicy.objects.filter(group__user=user).annotate(level=Value("group"), **no_price)
+    own_row = UserLimits.objects.filter(user=user).annotate(level=Value("user"), **no_price)
+    columns = ("level", *LIMIT_FIELDS, "policy", "price")
     rows = list(
-        groups.values("level", *LIMIT_FIELDS).union(
-            own_row.values("level", *LIMIT_FIELDS), all=True
-        )
+        site.values(*columns).union(groups.values(*columns), own_row.values(*columns), all=True)
+    )
+    site_row = next((row for row in rows if row["level"] == "site"), {})
+    values = site_defaults(
+        {
+            **{name: site_row.get(name) for name in LIMIT_FIELDS},
+            "unpriced_policy": site_row.get("policy"),
+            "unpriced_price": site_row.get("price"),
+        }
     )
     group_rows = [row for row in rows if row["level"] == "group"]
     for name in LIMIT_FIELDS:

@@ -272,6 +272,27 @@ def test_a_users_own_limit_beats_their_groups_which_beat_the_default(
     assert limits.limits_for(alice).monthly == Decimal("1")
 
 
+def test_the_site_default_the_groups_and_the_user_are_read_in_one_query(
+    alice: User, django_assert_num_queries: Any
+) -> None:
+    site_limits(daily_limit=Decimal("4"), unpriced_policy="assume", unpriced_price=Decimal("0.05"))
+    group = Group.objects.create(name="designers")
+    GroupPolicy.objects.create(group=group, monthly_limit=Decimal("20"))
+    alice.groups.add(group)
+    UserLimits.objects.create(user=alice, jobs_per_minute=7)
+    # Every submission and every account page reads them.
+    with django_assert_num_queries(1):
+        found = limits.limits_for(alice)
+    assert (found.daily, found.monthly, found.jobs_per_minute) == (Decimal(4), Decimal(20), 7)
+    assert (found.unpriced_policy, found.unpriced_price) == ("assume", Decimal("0.05"))
+    assert found.sources == {
+        "daily_limit": "site",
+        "monthly_limit": "group",
+        "max_active_jobs": "environment",
+        "jobs_per_minute": "user",
+    }
+
+
 # --- Fair use ---------------------------------------------------------------------------
 
 
