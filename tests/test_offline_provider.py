@@ -3,20 +3,9 @@ from __future__ import annotations
 import pytest
 from PIL import ImageChops
 
-from editor.providers.base import ImageRequest, ProviderConfig, SourceImage
+from editor.providers.base import ImageRequest, NullObserver, ProviderConfig, SourceImage
 from editor.providers.offline import OfflineAdapter, effects_for
 from tests.images import image_bytes, mask_bytes, open_bytes
-
-
-class NullObserver:
-    def stage(self, stage: str) -> None:
-        pass
-
-    def response_received(self, payload: object) -> None:
-        pass
-
-    def decoded_image(self, encoded: str) -> None:
-        return None
 
 
 def adapter() -> OfflineAdapter:

@@ -178,6 +178,20 @@ class CallObserver(Protocol):
         ...
 
 
+class NullObserver:
+    """For calls no job watches (model lists, results rebuilt from a saved
+    answer or a drawing): nothing to report, nothing decoded before."""
+
+    def stage(self, stage: str) -> None:
+        return
+
+    def response_received(self, payload: Mapping[str, Any]) -> None:
+        return
+
+    def decoded_image(self, encoded: str) -> DecodedImage | None:
+        return None
+
+
 class ProviderAdapter(abc.ABC):
     kind: ClassVar[str]
     needs_api_key: ClassVar[bool] = True

@@ -23,6 +23,7 @@ from editor.providers.base import (
     CallObserver,
     ImageRequest,
     ModelSpec,
+    NullObserver,
     ProviderAdapter,
     ProviderError,
     ProviderResult,
@@ -170,7 +171,7 @@ class Dalle2Adapter(ProviderAdapter):
     def results_from_response(
         self, payload: Mapping[str, Any], request: ImageRequest
     ) -> ProviderResult:
-        result = self._results(dict(payload), observer=http.NullObserver())
+        result = self._results(dict(payload), observer=NullObserver())
         if request.images:
             mode = square_mode(request)
             squared = imaging.square_png(

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import orjson
 
-from editor.providers.base import CallObserver, DecodedImage, ProviderConfig, ProviderError
+from editor.providers.base import CallObserver, NullObserver, ProviderConfig, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +56,6 @@ EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 # Tests replace these to run without real pauses.
 sleep: Callable[[float], None] = time.sleep
 jitter: Callable[[], float] = random.random
-
-
-class NullObserver:
-    """For calls no job watches (model lists)."""
-
-    def stage(self, stage: str) -> None:
-        return
-
-    def response_received(self, payload: Mapping[str, Any]) -> None:
-        return
-
-    def decoded_image(self, encoded: str) -> DecodedImage | None:
-        return None
 
 
 def redact(text: str, config: ProviderConfig) -> str:

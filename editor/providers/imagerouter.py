@@ -23,6 +23,7 @@ from editor.providers.base import (
     CallObserver,
     ImageRequest,
     Listing,
+    NullObserver,
     ProviderAdapter,
     ProviderError,
     ProviderResult,
@@ -169,7 +170,7 @@ class ImageRouterAdapter(ProviderAdapter):
     def results_from_response(
         self, payload: Mapping[str, Any], request: ImageRequest
     ) -> ProviderResult:
-        result = self._results(dict(payload), observer=http.NullObserver())
+        result = self._results(dict(payload), observer=NullObserver())
         if request.images:
             result.sent_mask = self._mask(request)
         return result

@@ -23,6 +23,7 @@ from editor.providers.base import (
     ImageRequest,
     Listing,
     ModelSpec,
+    NullObserver,
     ProviderAdapter,
     ProviderError,
     ProviderResult,
@@ -308,7 +309,7 @@ class NanoGPTAdapter(ProviderAdapter):
     def results_from_response(
         self, payload: Mapping[str, Any], request: ImageRequest
     ) -> ProviderResult:
-        result = self._results(dict(payload), observer=http.NullObserver())
+        result = self._results(dict(payload), observer=NullObserver())
         if request.mask is not None and request.images:
             fitted = imaging.fit_bytes(request.images[0].data, max_bytes=raw_limit())
             result.sent_mask = imaging.mask_to_white_on_black(request.mask, size=fitted.size)

@@ -12,9 +12,9 @@ from typing import Any
 from editor import imaging
 from editor.providers.base import (
     CallObserver,
-    DecodedImage,
     ImageRequest,
     ModelSpec,
+    NullObserver,
     ProviderAdapter,
     ProviderError,
     ProviderResult,
@@ -121,16 +121,3 @@ class OfflineAdapter(ProviderAdapter):
             results.append(ResultImage(data=data))
         notice = "Offline demo applied: " + ", ".join(effects) + "."
         return ProviderResult(images=results, notices=[notice])
-
-
-class NullObserver:
-    """For rebuilding a drawing: nothing left to report."""
-
-    def stage(self, stage: str) -> None:
-        return
-
-    def response_received(self, payload: Mapping[str, Any]) -> None:
-        return
-
-    def decoded_image(self, encoded: str) -> DecodedImage | None:
-        return None

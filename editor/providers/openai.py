@@ -19,6 +19,7 @@ from editor.providers.base import (
     ImageRequest,
     Listing,
     ModelSpec,
+    NullObserver,
     ProviderAdapter,
     ProviderError,
     ProviderResult,
@@ -266,7 +267,7 @@ class OpenAIAdapter(ProviderAdapter):
         if request.mask is not None and request.images:
             # The same conversion gives the same bytes as were sent.
             sent_mask = imaging.mask_to_alpha(request.mask, size=request.images[0].size)
-        return self._results(dict(payload), observer=http.NullObserver(), sent_mask=sent_mask)
+        return self._results(dict(payload), observer=NullObserver(), sent_mask=sent_mask)
 
     def _finish(
         self,
