@@ -11,6 +11,7 @@ import "./polling.js";
 import { CompareOverlay } from "./compare.js";
 import { watchEstimate } from "./cost-estimate.js";
 import { renderFilmstrip } from "./filmstrip.js";
+import { explainInvalidFields } from "./form-validity.js";
 import { enhanceModelPicker } from "./model-picker.js";
 import { watchOutpaint } from "./outpaint.js";
 import { MaskPainter } from "./painter.js";
@@ -483,6 +484,8 @@ function setUp(form) {
   });
 
   // --- Submit --------------------------------------------------------------------
+
+  explainInvalidFields(form, showFormError);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -65,9 +65,11 @@ export function watchOutpaint(root, { painter, form, maxPixels }) {
     const problem = width * height > maxPixels
       ? `${width}×${height} is ${formatPixels(width * height)}, more than the ${formatPixels(maxPixels)} Darkroom takes: extend less.`
       : "";
-    // The form cannot be sent while the extension is too large.
-    sideInputs.left.setCustomValidity(problem);
-    ratioSelect.setCustomValidity(problem);
+    // The form cannot be sent while the extension is too large: the control
+    // of the mode shown says so (a hidden one could not show the message).
+    const byRatio = modeSelect.value === "ratio";
+    sideInputs.left.setCustomValidity(byRatio ? "" : problem);
+    ratioSelect.setCustomValidity(byRatio ? problem : "");
     if (problem) {
       root.open = true;
       say(problem, "error");

@@ -438,7 +438,34 @@ def test_an_extension_past_the_pixel_limit_is_refused_in_place(
     expect(summary).to_contain_text("extend less")
     shot(page, "outpaint-too-large")
     page.fill("#id_prompt", "nothing")
+    # Run with the panel closed: it opens again and its field says why,
+    # rather than Run doing nothing at all.
+    page.locator("#outpaint summary").click()
+    expect(page.locator("#outpaint")).not_to_have_attribute("open", "")
     page.click("#job-form button[type=submit]")
+    expect(page.locator("#outpaint")).to_have_attribute("open", "")
+    expect(page.locator("#outpaint-left")).to_be_focused()
+    message = page.locator("#outpaint-left").evaluate("field => field.validationMessage")
+    assert "extend less" in message
+    page.wait_for_timeout(300)
+    assert not Job.objects.exists()
+
+
+def test_a_run_refused_for_a_field_out_of_sight_says_why_in_the_form(
+    page: Any, idle_queue: Path
+) -> None:
+    open_editor(page, 64, 64, model=None)
+    page.locator("#outpaint summary").click()
+    page.select_option("#outpaint-mode", "ratio")
+    # A field of the other mode, hidden, that the browser could not point at.
+    hidden = page.locator("#outpaint-top")
+    expect(hidden).to_be_hidden()
+    hidden.evaluate("field => field.setCustomValidity('Give a whole number of pixels.')")
+    page.fill("#id_prompt", "nothing")
+    page.click("#job-form button[type=submit]")
+    expect(page.locator("#form-errors [role=alert]")).to_have_text(
+        "Top: Give a whole number of pixels."
+    )
     page.wait_for_timeout(300)
     assert not Job.objects.exists()
 
