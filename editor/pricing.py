@@ -244,11 +244,19 @@ def format_money(amount: Decimal | float | int | None, *, approximate: bool = Fa
     return f"≈ {text}" if approximate else text
 
 
+def format_cost(amount: Decimal | float | int | None, *, approximate: bool = False) -> str:
+    """What one run costs: ``format_money``, but "Free" for nothing at all
+    (the offline demo), where "$0" reads like a price not yet known."""
+    if amount is not None and Decimal(str(amount)) == 0:
+        return "Free"
+    return format_money(amount, approximate=approximate)
+
+
 def format_estimate(found: Estimate | None) -> str:
     if found is None:
         return ""
     if found.exact:
-        return format_money(found.amount)
+        return format_cost(found.amount)
     text = format_money(found.amount, approximate=True)
     if found.low is not None and found.high is not None and found.low != found.high:
         text += f" ({format_money(found.low)}–{format_money(found.high)})"

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
-from editor import compositing, pricing, selectors
+from editor import compositing, job_facts, pricing, selectors
 from editor.models import Job, JobImage
 from webapp import timezones
 
@@ -58,15 +58,25 @@ def job_phases(job: Job) -> list[Phase]:
 
 
 @register.filter
-def money(amount: Any) -> str:
-    """``$0.042``: an amount of US dollars as people read it."""
-    return pricing.format_money(amount)
+def cost(amount: Any) -> str:
+    """What one run cost: ``$0.042``, or "Free"."""
+    return pricing.format_cost(amount)
 
 
 @register.filter
-def estimated_money(amount: Any) -> str:
-    """``≈ $0.04``: an estimate."""
-    return pricing.format_money(amount, approximate=True)
+def estimated_cost(amount: Any) -> str:
+    """``≈ $0.04``: what one run was expected to cost, or "Free"."""
+    return pricing.format_cost(amount, approximate=True)
+
+
+@register.simple_tag
+def parameter_facts(job: Job) -> list[job_facts.Fact]:
+    return job_facts.parameter_facts(job.params if isinstance(job.params, dict) else {})
+
+
+@register.simple_tag
+def usage_facts(job: Job) -> list[job_facts.Fact]:
+    return job_facts.usage_facts(job.usage if isinstance(job.usage, dict) else {})
 
 
 @register.filter

@@ -78,9 +78,9 @@ def test_the_estimate_is_within_ten_percent_of_the_cost(
     assert fake.rejections == []
     assert job.estimated_cost is not None and job.cost is not None
     # ...is the estimate stored with the job.
-    from editor.pricing import format_money
+    from editor.pricing import format_cost
 
-    assert format_money(job.estimated_cost).lstrip("≈ ") in shown
+    assert format_cost(job.estimated_cost).lstrip("≈ ") in shown
     if job.cost == 0:
         assert job.estimated_cost == 0
     else:
