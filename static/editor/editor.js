@@ -16,6 +16,7 @@ import { enhanceModelPicker } from "./model-picker.js";
 import { watchOutpaint } from "./outpaint.js";
 import { MaskPainter } from "./painter.js";
 import { keepRunPanelLive } from "./run-panel-live.js";
+import { hintSidewaysScroll } from "./scroll-hint.js";
 import { watchSizeFields } from "./size-field.js";
 import { workspaceStore } from "./workspace-store.js";
 
@@ -66,6 +67,7 @@ function setUp(form) {
       edited();
     },
   });
+  hintSidewaysScroll(painterRoot.querySelector(".painter-tools"));
   const outpaint = watchOutpaint(document.getElementById("outpaint"), { painter, form, maxPixels: limits.pixels });
   // Bumped whenever the mask changes, so a save encodes it only when it did.
   let maskVersion = 0;

@@ -304,6 +304,21 @@ def test_the_tools_fit_a_phone(
     page.locator("#outpaint summary").click()
     shot(page, "mask-tools-on-a-phone")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    # The tools' row scrolls sideways, and its edge says where more are hidden.
+    tools = page.locator(".painter-tools")
+    expect(tools).to_have_attribute("data-more", "end")
+    fade = tools.evaluate("row => getComputedStyle(row).maskImage")
+    assert "linear-gradient" in fade
+    tools.evaluate("row => row.scrollTo({left: row.scrollWidth})")
+    expect(tools).to_have_attribute("data-more", "start")
+    last_shown = tools.evaluate(
+        """row => {
+            const edge = row.getBoundingClientRect().right;
+            const last = row.querySelector("[data-action=invert]").getBoundingClientRect();
+            return last.right <= edge + 1;
+        }"""
+    )
+    assert last_shown
 
 
 def test_a_polygon_closes_on_its_first_corner_and_can_be_taken_back(
