@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from webapp.celery import ensure_queue_folders
 
 STOP_GRACE_SECONDS = 20
+GUNICORN_CONFIG = settings.BASE_DIR / "webapp" / "gunicorn.conf.py"
 # A child that exits is started again after a delay that doubles while it
 # keeps exiting soon after starting (a broken configuration must not spin),
 # and starts from the beginning again once a child has run a while.
@@ -71,6 +72,21 @@ class Child:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def _web_command(options: dict[str, Any]) -> list[str]:
+    """gunicorn with the production settings (webapp/gunicorn.conf.py: its
+    timeouts, worker recycling, the loaded app kept out of the collector's
+    full passes), and what ``serve``'s options set differently."""
+    return [
+        sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
+        "--config", str(GUNICORN_CONFIG),
+        "--bind", f"{options['host']}:{options['port']}",
+        "--workers", str(options["web_workers"]),
+        *_web_worker_options(options["web_worker_class"]),
+        "--access-logfile", "-",
+        "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
+    ]  # fmt: skip
+
+
 def _web_worker_options(worker_class: str) -> list[str]:
     if worker_class == "gevent":
         # Each open job page holds a connection (server-sent events): greenlets
@@ -121,14 +137,7 @@ class Command(BaseCommand):
         # server's class decides whether job pages keep an event stream.
         os.environ["WEB_WORKER_CLASS"] = options["web_worker_class"]
         host, port = options["host"], options["port"]
-        web = [
-            sys.executable, "-m", "gunicorn", "webapp.wsgi:application",
-            "--bind", f"{host}:{port}",
-            "--workers", str(options["web_workers"]),
-            *_web_worker_options(options["web_worker_class"]),
-            "--access-logfile", "-",
-            "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
-        ]  # fmt: skip
+        web = _web_command(options)
         worker = [
             sys.executable, "-m", "celery", "--app", "webapp", "worker",
             "--pool", options["pool"],
