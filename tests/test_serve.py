@@ -406,3 +406,19 @@ def test_a_child_that_keeps_exiting_is_started_again_less_and_less_often() -> No
     child.started -= RAN_WELL_SECONDS
     assert child.exited() == 3
     assert round(child.restart_at - time.monotonic()) == 1
+
+
+def test_the_worker_keeps_its_loaded_code_out_of_the_collectors_full_passes(
+    start_serve: Callable[..., Serve],
+) -> None:
+    serve = start_serve()
+    frozen = re.compile(r"Worker ready: (\d+) loaded objects kept out of the collector")
+    wait_until(
+        lambda: frozen.search(serve.output()),
+        timeout=60,
+        message="the worker said nothing of its loaded objects",
+    )
+    found = frozen.search(serve.output())
+    assert found is not None
+    # Django, the apps, Celery and the jobs' code: tens of thousands of objects.
+    assert int(found.group(1)) > 50_000
