@@ -583,18 +583,26 @@ def _store_results(job: Job, result: ProviderResult, request: ImageRequest) -> b
     cost, cost_source = _cost_of(job, result)
     # Only a job still running turns succeeded: a job canceled meanwhile keeps
     # its (paid-for) results but stays canceled.
+    outcome: dict[str, Any] = {
+        "heartbeat": now,
+        "usage": result.usage,
+        "cost": cost,
+        "cost_source": cost_source,
+        "notices": [*job.notices, *result.notices, *notices],
+        "result_deadline": result.result_deadline,
+        "mask_leak": max(leaks) if leaks else None,
+    }
     succeeded = _running(job).update(
-        status=JobStatus.SUCCEEDED,
-        stage=JobStage.DONE,
-        finished=now,
-        heartbeat=now,
-        usage=result.usage,
-        cost=cost,
-        cost_source=cost_source,
-        notices=[*job.notices, *result.notices, *notices],
-        result_deadline=result.result_deadline,
-        mask_leak=max(leaks) if leaks else None,
+        status=JobStatus.SUCCEEDED, stage=JobStage.DONE, finished=now, **outcome
     )
+    if not succeeded:
+        # Canceled while the provider worked: the provider was paid all the
+        # same, so what it cost counts against its owner's budget and in the
+        # usage, beside the results it keeps.
+        canceled = Job.objects.filter(
+            pk=job.pk, status=JobStatus.CANCELED, deliveries=job.deliveries
+        )
+        canceled.update(**outcome)
     events.job_changed(job.pk, news=events.ENDED if succeeded else events.CHANGED)
     return True
 

@@ -105,6 +105,39 @@ def test_a_canceled_job_is_not_run(alice: Any) -> None:
     assert not job.images.filter(role=ImageRole.RESULT).exists()
 
 
+def test_a_job_canceled_while_the_provider_works_keeps_and_counts_what_it_cost(
+    alice: Any, monkeypatch: Any
+) -> None:
+    from decimal import Decimal
+
+    from editor import limits, services
+    from editor.providers.base import ProviderResult, ResultImage
+
+    job = make_job(user=alice)
+    real_edit = OfflineAdapter.edit
+
+    def canceled_meanwhile(self: Any, request: Any, *, observer: Any) -> Any:
+        made = real_edit(self, request, observer=observer)
+        # The person presses Cancel while the provider is at work; it answers
+        # anyway, and charges for it.
+        assert services.job_cancel(job=Job.objects.get(pk=job.pk))
+        return ProviderResult(
+            images=[ResultImage(data=image.data) for image in made.images],
+            usage={"output_tokens": 4160},
+            cost=Decimal("0.042"),
+        )
+
+    monkeypatch.setattr(OfflineAdapter, "edit", canceled_meanwhile)
+    pipeline.run_job(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert job.images.filter(role=ImageRole.RESULT).count() == 1
+    assert job.cost == Decimal("0.042")
+    assert job.usage == {"output_tokens": 4160}
+    month = limits.month_of(job.created)
+    assert limits.spend(user=alice, period=month) == Decimal("0.042")
+
+
 def test_a_masked_edit_changes_only_the_masked_area(alice: Any) -> None:
     job = make_job(
         user=alice,
