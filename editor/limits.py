@@ -95,9 +95,13 @@ ZERO = Decimal(0)
 # What one job counts against its owner's budget: its real cost once known;
 # until then what it reserved, unless it failed or was canceled without a
 # cost (then nothing: a failed job that cost nothing gives its reservation back).
+# A job canceled after its request reached the provider is still being paid
+# for: its reservation holds until the answer brings its cost (or the call
+# fails and gives it back, ``pipeline.job_fail``).
 JOB_CHARGE = Case(
     When(cost__isnull=False, then=F("cost")),
     When(~Q(status__in=[JobStatus.FAILED, JobStatus.CANCELED]), then=F("reserved")),
+    When(status=JobStatus.CANCELED, sent__isnull=False, then=F("reserved")),
     default=Value(ZERO),
     output_field=DecimalField(max_digits=14, decimal_places=6),
 )

@@ -670,6 +670,11 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_message=message,
         error_detail=dict(detail or {}),
     )
+    if not failed:
+        # Canceled while the provider worked, and the call failed after all:
+        # nothing to pay, so the reservation it held is given back.
+        canceled = Job.objects.filter(pk=job.pk, status=JobStatus.CANCELED, cost__isnull=True)
+        canceled.update(reserved=0)
     events.job_changed(job.pk, news=events.ENDED if failed else events.CHANGED)
 
 

@@ -156,6 +156,36 @@ def test_a_failed_job_that_did_cost_keeps_counting(alice: User, priced_model: Im
     assert refused.value.remaining == Decimal("0.60")
 
 
+def test_a_job_canceled_after_its_request_was_sent_holds_its_reservation_until_settled(
+    alice: User, priced_model: ImageModel
+) -> None:
+    from editor import pipeline, services
+
+    site_limits(monthly_limit=Decimal("1.00"))
+    before_sending = submit(alice, priced_model, "0.30", now=MID_DECEMBER)
+    in_flight = submit(alice, priced_model, "0.50", now=MID_DECEMBER)
+    for job in (before_sending, in_flight):
+        backdate(job, MID_DECEMBER)
+    # One canceled while queued: nothing was sent, nothing will be charged.
+    assert services.job_cancel(job=before_sending)
+    # The other canceled once its request had reached the provider, which
+    # goes on and may charge for it.
+    Job.objects.filter(pk=in_flight.pk).update(
+        status=JobStatus.RUNNING, sent=MID_DECEMBER, deliveries=1
+    )
+    in_flight.refresh_from_db()
+    assert services.job_cancel(job=in_flight)
+    month = limits.month_of(MID_DECEMBER)
+    assert limits.spend(user=alice, period=month) == Decimal("0.50")
+    with pytest.raises(limits.OverBudget) as refused:
+        submit(alice, priced_model, "0.60", now=MID_DECEMBER)
+    assert refused.value.remaining == Decimal("0.50")
+    # The call fails after all: nothing to pay, the reservation is given back.
+    pipeline.job_fail(job=in_flight, code="provider_error", message="The provider failed.")
+    assert limits.spend(user=alice, period=month) == Decimal("0")
+    submit(alice, priced_model, "0.60", now=MID_DECEMBER)
+
+
 def test_a_new_month_resets_the_limit(alice: User, priced_model: ImageModel) -> None:
     site_limits(monthly_limit=Decimal("5.00"))
     spent_before(alice, priced_model, "5.00", created=datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
