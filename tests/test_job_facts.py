@@ -77,6 +77,7 @@ def test_the_job_page_shows_the_words(alice: Any, alice_client: Client) -> None:
     Job.objects.filter(pk=job.pk).update(
         usage={"input_tokens": 1040, "input_tokens_details": {"text_tokens": 40}},
         cost=Decimal("0"),
+        cost_source="list_price",
         estimated_cost=Decimal("0"),
     )
     page = alice_client.get(f"/jobs/{job.pk}/").content.decode()
@@ -87,5 +88,6 @@ def test_the_job_page_shows_the_words(alice: Any, alice_client: Client) -> None:
     assert "Input tokens 1,040" in text
     assert "Input tokens by kind text 40" in text
     assert "input_tokens" not in text
-    assert re.search(r'class="job-cost">Free', page)
+    # Free needs no source: "Free (at the list price)" says nothing more.
+    assert re.search(r'class="job-cost">Free</dd>', page)
     assert re.search(r'class="job-estimate">Free', page)
