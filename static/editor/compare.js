@@ -6,6 +6,10 @@
 // The painter publishes its view (data-scale, data-offset-x, data-offset-y on
 // its canvas); this module only follows it, so it works whatever tools the
 // painter grows.
+// A phone has no \ key: there the badge only names the side shown (the
+// "Hold to compare" button sits beside the picture).
+const KEY_HINT = window.matchMedia("(hover: hover)").matches ? " · hold \\ to compare" : "";
+
 export class CompareOverlay {
   /**
    * @param {HTMLElement} stage   the painter's stage (position: relative)
@@ -60,7 +64,7 @@ export class CompareOverlay {
   hold(held) {
     this.holding = held && this.shown;
     this.stage.classList.toggle("showing-before", this.holding);
-    this.label.textContent = this.holding ? "Before" : "After · hold \\ to compare";
+    this.label.textContent = this.holding ? "Before" : `After${KEY_HINT}`;
   }
 
   place() {

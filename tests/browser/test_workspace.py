@@ -121,6 +121,8 @@ def test_paint_run_pick_compare_continue_and_step_back_without_leaving_the_canva
     shot(page, "workspace-compare-before", full_page=False)
     page.keyboard.up("\\")
     expect(stage).not_to_have_class(re.compile("showing-before"))
+    # With a keyboard at hand, the badge offers the key.
+    expect(page.locator(".compare-badge")).to_have_text("After · hold \\ to compare")
     # The overlay sits exactly over the image the painter shows.
     box = page.locator(".compare-overlay").bounding_box()
     _, to_screen = screen_mapping(page)
@@ -396,6 +398,8 @@ def test_a_phone_runs_the_whole_loop_within_a_screen_and_a_half(
         run_button.tap()
         wait_for_run(page, editor_url=editor_url)
     wait_for_results(page, 2)
+    # No keyboard shortcut offered on a phone: the button is there to hold.
+    expect(page.locator(".compare-badge")).to_have_text("After")
     shot(page, "workspace-phone-variations")
     page.locator("#run-panel .variation").nth(1).tap()
     page.locator("#continue-button").tap()
