@@ -754,6 +754,9 @@ def jobs_recover(
             logger.warning("Recovered job %s from a stopped worker: %s", pk, outcome)
             events.job_changed(pk)
             counts[outcome] += 1
+    if released := _canceled_calls_release(now=now):
+        logger.info("Gave back the reservations of %d jobs canceled mid-call.", released)
+        counts["released_reservations"] = released
     resend = _jobs_to_send_again(waiting_messages=waiting_messages, now=now)
     for pk, heartbeat in resend.values_list("pk", "heartbeat"):
         # The heartbeat of a queued job is when it was last enqueued.
@@ -763,6 +766,35 @@ def jobs_recover(
             enqueue_or_log(str(pk))
             counts["reenqueued"] += 1
     return counts
+
+
+def _canceled_calls_release(*, now: datetime) -> int:
+    """Give back the reservations of jobs canceled mid-call whose call is surely over.
+
+    A job canceled after its request was sent holds its reservation while
+    the provider may still charge (``limits.JOB_CHARGE``); its worker records
+    the cost when the answer comes, or gives the reservation back when the
+    call fails. A worker that stopped meanwhile did neither. Once a whole
+    call's deadline (and the heartbeat's slack) has passed since its last
+    heartbeat (a job's heartbeat stops when it is canceled) without an answer
+    saved, no answer can come any more. Only a day's worth is looked at, on
+    the (status, heartbeat) index: the sweep runs every minute.
+    """
+    over = now - timedelta(
+        seconds=settings.DARKROOM_PROVIDER_DEADLINE + settings.DARKROOM_STALE_AFTER_SECONDS
+    )
+    return (
+        Job.objects.filter(
+            status=JobStatus.CANCELED,
+            heartbeat__gte=over - timedelta(days=1),
+            heartbeat__lt=over,
+            sent__isnull=False,
+            cost__isnull=True,
+            provider_response={},
+        )
+        .exclude(reserved=0)
+        .update(reserved=0)
+    )
 
 
 def _jobs_to_send_again(

@@ -186,6 +186,34 @@ def test_a_job_canceled_after_its_request_was_sent_holds_its_reservation_until_s
     submit(alice, priced_model, "0.60", now=MID_DECEMBER)
 
 
+def test_the_sweep_gives_back_a_canceled_calls_reservation_once_the_call_is_surely_over(
+    alice: User, priced_model: ImageModel, settings: Any
+) -> None:
+    from editor import pipeline
+
+    settings.DARKROOM_PROVIDER_DEADLINE = 600
+    settings.DARKROOM_STALE_AFTER_SECONDS = 60
+    job = submit(alice, priced_model, "0.50", now=MID_DECEMBER)
+    # Canceled mid-call, and its worker stopped before the call ended.
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.CANCELED,
+        created=MID_DECEMBER,
+        sent=MID_DECEMBER,
+        heartbeat=MID_DECEMBER,
+        finished=MID_DECEMBER,
+    )
+    month = limits.month_of(MID_DECEMBER)
+    counts = pipeline.jobs_recover(
+        enqueue=lambda job_id: None, now=MID_DECEMBER + timedelta(minutes=10)
+    )
+    assert "released_reservations" not in counts
+    assert limits.spend(user=alice, period=month) == Decimal("0.50")
+    later = MID_DECEMBER + timedelta(minutes=11, seconds=1)
+    counts = pipeline.jobs_recover(enqueue=lambda job_id: None, now=later)
+    assert counts["released_reservations"] == 1
+    assert limits.spend(user=alice, period=month) == Decimal("0")
+
+
 def test_a_new_month_resets_the_limit(alice: User, priced_model: ImageModel) -> None:
     site_limits(monthly_limit=Decimal("5.00"))
     spent_before(alice, priced_model, "5.00", created=datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
