@@ -295,9 +295,14 @@ def submission_admit(
     image_model: ImageModel,
     estimated_cost: Decimal | None,
     now: datetime,
+    model_available: bool = False,
 ) -> Decimal:
     """Refuse the submission (raise ``SubmissionRefused``) unless the user may
     run it now; return what the new job reserves of the user's budget.
+
+    ``model_available``: the caller read ``image_model`` from
+    ``ImageModel.objects.available_to(user)`` in this request (the editor's
+    form does, for the editor and the image API), so it is not asked again.
 
     Call inside the transaction that creates the job. When a limit counts
     the user's jobs or spend, it locks the user's row before counting, so
@@ -307,7 +312,10 @@ def submission_admit(
     writers already). Without such a limit there is nothing to count, and
     nothing to wait for.
     """
-    if not ImageModel.objects.available_to(user).filter(pk=image_model.pk).exists():
+    if (
+        not model_available
+        and not ImageModel.objects.available_to(user).filter(pk=image_model.pk).exists()
+    ):
         raise ModelNotAvailable(MODEL_NOT_AVAILABLE)
     limits = limits_for(user)
     if limits.counts_jobs:

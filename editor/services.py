@@ -65,8 +65,13 @@ def job_create(
     estimated_cost: Decimal | None = None,
     now: datetime | None = None,
     origin: JobOrigin | None = None,
+    model_available: bool = False,
 ) -> Job:
     """Store a validated job with its files and queue it once committed.
+
+    ``model_available``: ``image_model`` comes from a ``JobForm`` validated
+    for ``user`` in this request, whose choices are the models available to
+    them (``limits.submission_admit``).
 
     Raises ``limits.SubmissionRefused`` (``ModelNotAvailable``, ``OverBudget``,
     ``RateLimited``) before anything is stored or queued when the user may not
@@ -81,6 +86,7 @@ def job_create(
                 image_model=image_model,
                 estimated_cost=estimated_cost,
                 now=now or timezone.now(),
+                model_available=model_available,
             )
             bulk = limits.is_bulk(user=user)
             job = Job.objects.create(

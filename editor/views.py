@@ -68,6 +68,7 @@ def editor(request: HttpRequest) -> HttpResponse:
                     mask=form.validated_mask,
                     parent=form.cleaned_data.get("parent"),
                     estimated_cost=estimate.amount if estimate else None,
+                    model_available=True,
                 )
             except limits.RateLimited as refusal:
                 return errors.too_many_requests(

@@ -479,6 +479,25 @@ def test_a_submission_reads_what_the_users_groups_allow_once(
         submit(alice, offline_model, "0", now=MID_DECEMBER)
 
 
+def test_an_editor_submission_asks_once_whether_the_model_is_available(
+    alice: User, alice_client: Client, offline_model: ImageModel
+) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.post(
+            "/",
+            {
+                "prompt": "a lighthouse",
+                "image_model": offline_model.pk,
+                "images": upload(image_bytes()),
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    # The form reads the chosen model among those available to her; the
+    # admission trusts it rather than asking again.
+    model_reads = [q for q in queries if 'FROM "editor_imagemodel"' in q["sql"]]
+    assert len(model_reads) == 1, [q["sql"][:200] for q in model_reads]
+
+
 def test_the_users_row_is_locked_only_when_a_limit_counts_jobs(
     alice: User, priced_model: ImageModel
 ) -> None:

@@ -147,6 +147,7 @@ def _image_job(request: HttpRequest, token: ApiToken, *, mode: str) -> HttpRespo
             origin=services.JobOrigin(
                 api_token=token, idempotency_key=key, request_hash=fingerprint
             ),
+            model_available=True,
         )
     except limits.SubmissionRefused as refusal:
         raise _refusal_error(refusal) from None

@@ -186,11 +186,9 @@ def test_an_idempotency_key_too_long_is_refused(api: Client) -> None:
     assert refused.json()["error"]["code"] == "invalid_idempotency_key"
 
 
-def test_a_request_reads_its_model_once_before_the_submission_check(
-    api: Client, alice: User
-) -> None:
-    """The API looks the model up as this user; the editor's form takes that
-    model as it is instead of reading it twice more."""
+def test_a_request_reads_its_model_once(api: Client, alice: User) -> None:
+    """The API looks the model up as this user; the editor's form and the
+    admission take that model as it is instead of reading it again."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -203,5 +201,6 @@ def test_a_request_reads_its_model_once_before_the_submission_check(
         for query in queries.captured_queries
         if query["sql"].startswith("SELECT") and 'FROM "editor_imagemodel"' in query["sql"]
     ]
-    # The lookup, and the check under the submission's lock (limits).
-    assert len(reads) == 2, reads
+    # The lookup only: the admission trusts a model read as available to
+    # this user in the same request (limits.submission_admit).
+    assert len(reads) == 1, reads
