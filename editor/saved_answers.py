@@ -186,6 +186,13 @@ def _sha256_of(value: str) -> str | None:
 def job_answer_slim(*, job: Job, answer: Mapping[str, Any]) -> bool:
     """Save ``answer`` slimmed on ``job`` (this delivery's, once its results
     are stored); False when nothing could go."""
+    if not any(
+        isinstance(item, dict) and item.get("darkroom_stored") is None and _base64_field(item)
+        for item in _items(answer)
+    ):
+        # Every image was kept apart when the answer came (the rule): nothing
+        # to look up, and no query while the job's waiter reads its results.
+        return False
     stored = job.images.filter(role__in=[ImageRole.RESULT, ImageRole.RAW])
     slimmed = answer_slimmed(
         answer,

@@ -140,6 +140,24 @@ def test_the_command_slims_the_answers_of_jobs_finished_before(
     assert out.getvalue().strip() == "0 saved answers slimmed, of 3 finished jobs."
 
 
+def test_an_answer_whose_images_were_all_kept_is_not_looked_at_again(
+    openai_model: tuple[OpenAIFake, ImageModel], alice: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fake, model = openai_model
+    fake.then(json_reply({"created": 1, "data": [{"b64_json": b64(image_bytes(64, 64))}]}))
+    job = run(make_job(user=alice, model=model, params={"n": 1}))
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.provider_response["data"][0]["darkroom_stored"]
+    # What the worker does right after telling the job's end: with every
+    # image kept apart already, it asks the database nothing.
+    with CaptureQueriesContext(connection) as queries:
+        assert not saved_answers.job_answer_slim(job=job, answer=job.provider_response)
+    assert queries.captured_queries == []
+
+
 def test_a_slimming_that_fails_leaves_the_job_finished_and_its_answer_whole(
     openai_model: tuple[OpenAIFake, ImageModel], alice: Any, monkeypatch: Any, caplog: Any
 ) -> None:
