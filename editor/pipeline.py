@@ -671,9 +671,12 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         error_detail=dict(detail or {}),
     )
     if not failed:
-        # Canceled while the provider worked, and the call failed after all:
-        # nothing to pay, so the reservation it held is given back.
-        canceled = Job.objects.filter(pk=job.pk, status=JobStatus.CANCELED, cost__isnull=True)
+        # Canceled while the provider worked, and the call failed before it
+        # answered: nothing to pay, so the reservation it held is given back.
+        # An answer saved means a paid call: its reservation keeps counting.
+        canceled = Job.objects.filter(
+            pk=job.pk, status=JobStatus.CANCELED, cost__isnull=True, provider_response={}
+        )
         canceled.update(reserved=0)
     events.job_changed(job.pk, news=events.ENDED if failed else events.CHANGED)
 

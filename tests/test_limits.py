@@ -180,7 +180,12 @@ def test_a_job_canceled_after_its_request_was_sent_holds_its_reservation_until_s
     with pytest.raises(limits.OverBudget) as refused:
         submit(alice, priced_model, "0.60", now=MID_DECEMBER)
     assert refused.value.remaining == Decimal("0.50")
-    # The call fails after all: nothing to pay, the reservation is given back.
+    # An answer came but its result could not be stored: paid, so it counts.
+    Job.objects.filter(pk=in_flight.pk).update(provider_response={"data": []})
+    pipeline.job_fail(job=in_flight, code="bad_result", message="Not an image.")
+    assert limits.spend(user=alice, period=month) == Decimal("0.50")
+    # The call fails before answering: nothing to pay, the reservation is given back.
+    Job.objects.filter(pk=in_flight.pk).update(provider_response={})
     pipeline.job_fail(job=in_flight, code="provider_error", message="The provider failed.")
     assert limits.spend(user=alice, period=month) == Decimal("0")
     submit(alice, priced_model, "0.60", now=MID_DECEMBER)
