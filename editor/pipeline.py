@@ -674,10 +674,7 @@ def job_fail(*, job: Job, code: str, message: str, detail: Mapping[str, Any] | N
         # Canceled while the provider worked, and the call failed before it
         # answered: nothing to pay, so the reservation it held is given back.
         # An answer saved means a paid call: its reservation keeps counting.
-        canceled = Job.objects.filter(
-            pk=job.pk, status=JobStatus.CANCELED, cost__isnull=True, provider_response={}
-        )
-        canceled.update(reserved=0)
+        _canceled_unanswered().filter(pk=job.pk).update(reserved=0)
     events.job_changed(job.pk, news=events.ENDED if failed else events.CHANGED)
 
 
@@ -787,17 +784,17 @@ def _canceled_calls_release(*, now: datetime) -> int:
         seconds=settings.DARKROOM_PROVIDER_DEADLINE + settings.DARKROOM_STALE_AFTER_SECONDS
     )
     return (
-        Job.objects.filter(
-            status=JobStatus.CANCELED,
-            heartbeat__gte=over - timedelta(days=1),
-            heartbeat__lt=over,
-            sent__isnull=False,
-            cost__isnull=True,
-            provider_response={},
-        )
+        _canceled_unanswered()
+        .filter(heartbeat__gte=over - timedelta(days=1), heartbeat__lt=over, sent__isnull=False)
         .exclude(reserved=0)
         .update(reserved=0)
     )
+
+
+def _canceled_unanswered() -> QuerySet[Job]:
+    """Canceled jobs with no answer saved and no cost: nothing was paid for
+    them, so their reservation may go back once their call is over."""
+    return Job.objects.filter(status=JobStatus.CANCELED, cost__isnull=True, provider_response={})
 
 
 def _jobs_to_send_again(
