@@ -60,10 +60,27 @@ def focus_canvas(page: Any) -> None:
     raise AssertionError("the painter's canvas does not keep the focus")
 
 
+TOOL_KEYS = {"b": "brush", "e": "eraser", "m": "rectangle", "l": "lasso", "p": "polygon"}
+
+
 def press_on_canvas(page: Any, key: str) -> None:
-    """Press a painter shortcut with the canvas focused."""
-    focus_canvas(page)
-    page.keyboard.press(key)
+    """Choose a tool by its shortcut with the canvas focused.
+
+    The model picker takes the focus back a moment after a pick, which can
+    swallow the key (a CI run once painted a brush stroke where a rectangle
+    was asked for): pressed again until the tool is chosen, which choosing
+    twice does no harm to.
+    """
+    tool = page.locator(f".painter-tools [data-tool={TOOL_KEYS[key]}]")
+    for _ in range(5):
+        focus_canvas(page)
+        page.keyboard.press(key)
+        if tool.get_attribute("aria-pressed") == "true":
+            return
+        page.wait_for_timeout(200)
+        if tool.get_attribute("aria-pressed") == "true":
+            return
+    raise AssertionError(f"the {key!r} key did not choose the {TOOL_KEYS[key]} tool")
 
 
 def drag(page: Any, points: list[Point], *, alt: bool = False, steps: int = 8) -> None:
